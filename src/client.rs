@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 use crate::transport::encode_segment;
 
 /// The default base URL of the Suger API.
@@ -35,6 +36,7 @@ pub(crate) struct Inner {
     pub(crate) org_id: String,
     /// `Key <api key>`, marked sensitive so that ureq's own logging redacts it.
     pub(crate) authorization: ureq::http::HeaderValue,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl fmt::Debug for MeteringClient {
@@ -103,6 +105,7 @@ pub struct MeteringClientBuilder {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     proxy: Option<Option<ureq::Proxy>>,
+    retry: Option<RetryPolicy>,
 }
 
 impl fmt::Debug for MeteringClientBuilder {
@@ -113,6 +116,7 @@ impl fmt::Debug for MeteringClientBuilder {
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -159,6 +163,14 @@ impl MeteringClientBuilder {
         self
     }
 
+    /// When failed requests are sent again; [`RetryPolicy::disabled`] turns retries off.
+    /// Defaults to [`RetryPolicy::default`]: up to 3 attempts, and only where repeating the
+    /// request cannot bill twice.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -202,6 +214,7 @@ impl MeteringClientBuilder {
                 base_url,
                 org_id,
                 authorization,
+                retry: self.retry.unwrap_or_default(),
             }),
         })
     }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::usage_record_group::NewUsageRecordGroup;
+
 /// Everything that can go wrong when calling the Suger Metering API.
 ///
 /// The variants tell apart *where* a call failed, which decides what a caller may safely do next:
@@ -13,6 +15,8 @@ use std::time::Duration;
 /// | [`Error::Api`] | yes, and answered | Suger (or a proxy in front of it) answered with a non-2xx status |
 /// | [`Error::Timeout`], [`Error::Transport`] | **maybe** | no usable answer arrived; see [`Error::request_may_have_been_sent`] |
 /// | [`Error::Decode`] | yes, and answered | a 2xx answer whose body is not what the API promises |
+/// | [`Error::AlreadyReported`] | yes, **recorded** | a retried usage report was already recorded by an earlier attempt |
+/// | [`Error::OutcomeUnknown`] | yes | a batch report may or may not have been recorded; the batch is handed back |
 ///
 /// No variant ever contains the API key or request headers. Bodies are kept only as short
 /// excerpts.
@@ -70,6 +74,38 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+
+    /// A usage report was retried and the server answered 409 to the retry: an earlier attempt
+    /// of **this same request** was recorded (its answer was lost on the way back).
+    ///
+    /// The usage is recorded exactly once. Treat this as success and **do not report the usage
+    /// again** under another id. [`Error::status`] is 409 and [`Error::is_conflict`] is `true`.
+    #[error(
+        "usage record group {id} was already recorded by an earlier attempt of this request (HTTP 409 on retry: {message}); do not report it again"
+    )]
+    AlreadyReported {
+        /// The id of the usage record group, as sent.
+        id: String,
+        /// The server's message.
+        message: String,
+    },
+
+    /// A batch report failed in a way that leaves its outcome unknown: the request was sent, but
+    /// no definite answer came back (timeout, connection dropped, 5xx from Suger or a proxy, or
+    /// an unreadable 2xx body). Batch items carry no id, so Suger cannot deduplicate a resend:
+    /// sending the same batch again may bill it twice. Check what was recorded (list the usage
+    /// record groups) before reporting these groups again, or report them one by one with ids.
+    #[error(
+        "the outcome of a batch report of {} usage record groups is unknown, do not resend it blindly: {source}",
+        groups.len()
+    )]
+    OutcomeUnknown {
+        /// The batch, handed back to the caller.
+        groups: Vec<NewUsageRecordGroup>,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 /// Shorthand for `Result<T, suger_metering::Error>`.
@@ -87,14 +123,22 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api { status, .. } | Error::Decode { status, .. } => Some(*status),
+            Error::AlreadyReported { .. } => Some(409),
+            Error::OutcomeUnknown { source, .. } => source.status(),
             _ => None,
         }
+    }
+
+    /// `true` for [`Error::AlreadyReported`]: the usage is recorded; do not report it again.
+    pub fn is_already_reported(&self) -> bool {
+        matches!(self, Error::AlreadyReported { .. })
     }
 
     /// The server's message for an [`Error::Api`].
     pub fn message(&self) -> Option<&str> {
         match self {
-            Error::Api { message, .. } => Some(message),
+            Error::Api { message, .. } | Error::AlreadyReported { message, .. } => Some(message),
+            Error::OutcomeUnknown { source, .. } => source.message(),
             _ => None,
         }
     }
@@ -112,7 +156,8 @@ impl Error {
         self.status() == Some(404)
     }
 
-    /// `true` for HTTP 409: a usage record group with this `id` was already reported.
+    /// `true` for HTTP 409: a usage record group with this `id` was already reported
+    /// (including [`Error::AlreadyReported`]).
     pub fn is_conflict(&self) -> bool {
         self.status() == Some(409)
     }
@@ -120,8 +165,9 @@ impl Error {
     /// `true` for a failure that may pass if the *same* request is sent again later:
     /// timeouts, transport failures, and HTTP 408, 429, 500, 502, 503, 504.
     ///
-    /// Retrying is only safe when repeating the request cannot double-bill: see the crate docs
-    /// on retries. Never retryable: invalid requests, 4xx answers other than 408/429, decode errors.
+    /// Retrying is only safe when repeating the request cannot double-bill: see
+    /// [`RetryPolicy`](crate::RetryPolicy). Never retryable: invalid requests, 4xx answers other
+    /// than 408/429, decode errors, [`Error::AlreadyReported`] and [`Error::OutcomeUnknown`].
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
@@ -140,6 +186,22 @@ impl Error {
             Error::Config(_) | Error::InvalidRequest { .. } => false,
             Error::Timeout(e) | Error::Transport(e) => !never_sent(e),
             _ => true,
+        }
+    }
+
+    /// Whether a request that failed so may nevertheless have been applied by the server:
+    /// sent without a definite answer (timeout, dropped connection), a 5xx (other than a 503
+    /// with `Retry-After`, where the server says it did not process it), or an unreadable 2xx.
+    pub(crate) fn outcome_unknown(&self) -> bool {
+        match self {
+            Error::Timeout(_) | Error::Transport(_) => self.request_may_have_been_sent(),
+            Error::Api {
+                status,
+                retry_after,
+                ..
+            } => *status >= 500 && !(*status == 503 && retry_after.is_some()),
+            Error::Decode { .. } => true,
+            _ => false,
         }
     }
 }

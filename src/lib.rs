@@ -98,6 +98,8 @@ pub mod billable_metric;
 pub mod client;
 pub mod config_info;
 pub mod error;
+mod pages;
+mod retry;
 mod serde_util;
 mod transport;
 pub mod usage_record_group;
@@ -110,5 +112,6 @@ pub use client::{
 };
 pub use config_info::*;
 pub use error::{Error, Result};
+pub use retry::RetryPolicy;
 pub use usage_record_group::*;
 pub use usage_record_report::*;

@@ -10,6 +10,7 @@ use ureq::http::{self, Method};
 
 use crate::client::MeteringClient;
 use crate::error::{Error, Result, error_message, excerpt, parse_retry_after};
+use crate::retry::{Decision, Idempotency};
 
 /// Responses larger than this are refused (a 1000-group page is about 1 MB).
 const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
@@ -21,24 +22,40 @@ pub(crate) struct Request {
     path: String,
     /// Query pairs as sent, names camelCase, values not yet encoded.
     query: Vec<(&'static str, String)>,
-    /// The JSON body, serialized once.
+    /// The JSON body, serialized once (retries resend the same bytes).
     body: Option<Vec<u8>>,
+    /// Whether a failed attempt may be sent again.
+    idempotency: Idempotency,
 }
 
 impl Request {
     /// A request to `/org/{orgId}/` + the given segments, each percent-encoded.
+    /// GET and PATCH are [`Idempotency::Safe`], other methods [`Idempotency::Unsafe`]
+    /// until marked otherwise.
     pub(crate) fn new(method: Method, segments: &[&str]) -> Self {
         let mut path = String::new();
         for s in segments {
             path.push('/');
             path.push_str(&encode_segment(s));
         }
+        let idempotency = if method == Method::GET || method == Method::PATCH {
+            Idempotency::Safe
+        } else {
+            Idempotency::Unsafe
+        };
         Request {
             method,
             path,
             query: Vec::new(),
             body: None,
+            idempotency,
         }
+    }
+
+    /// Marks a POST as safe to repeat (a report carrying an id, a validation).
+    pub(crate) fn idempotent(mut self) -> Self {
+        self.idempotency = Idempotency::Safe;
+        self
     }
 
     pub(crate) fn query(mut self, query: Vec<(&'static str, String)>) -> Self {
@@ -75,8 +92,33 @@ impl MeteringClient {
         self.fetch(&req)?.decode()
     }
 
-    /// Sends `req` once; a 2xx answer is `Ok`, any other status is [`Error::Api`].
+    /// Sends `req`, retrying as the client's [`RetryPolicy`](crate::RetryPolicy) allows;
+    /// a 2xx answer is `Ok`, any other status is [`Error::Api`].
     pub(crate) fn fetch(&self, req: &Request) -> Result<Answer> {
+        self.fetch_counted(req).0
+    }
+
+    /// [`fetch`](Self::fetch), also telling how many attempts were made.
+    pub(crate) fn fetch_counted(&self, req: &Request) -> (Result<Answer>, u32) {
+        let policy = &self.inner.retry;
+        let mut attempt = 1;
+        loop {
+            let error = match self.fetch_once(req) {
+                Ok(answer) => return (Ok(answer), attempt),
+                Err(e) => e,
+            };
+            match policy.decide(req.idempotency, attempt, &error) {
+                Decision::Stop => return (Err(error), attempt),
+                Decision::Retry(wait) => {
+                    policy.sleep(wait);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One attempt.
+    fn fetch_once(&self, req: &Request) -> Result<Answer> {
         let mut url = String::with_capacity(self.inner.org_url.len() + req.path.len() + 64);
         url.push_str(&self.inner.org_url);
         url.push_str(&req.path);

@@ -12,6 +12,8 @@ use ureq::http::Method;
 
 use crate::client::MeteringClient;
 use crate::error::{Error, Result};
+use crate::pages::paginate;
+use crate::retry::new_report_id;
 use crate::serde_util::{is_empty, null_as_default as nd, open_enum, rfc3339_opt};
 use crate::transport::Request;
 
@@ -161,8 +163,10 @@ impl MeteringUsageRecord {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateUsageRecordGroupParams {
-    /// The group's id, at most 36 characters. Optional: without one the server makes one up
-    /// and cannot deduplicate a retried request.
+    /// The group's id, at most 36 characters; Suger deduplicates reports on it. When `None`,
+    /// the client generates a random UUID for the call, so that its own retries cannot bill
+    /// twice; set it yourself (derived from your usage data) to make a re-run of your job safe
+    /// too.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The entitlement; must equal the call's `entitlement_id` (filled in when empty).
@@ -364,6 +368,22 @@ pub struct ListUsageRecordGroupsResponse {
     /// The `offset` of the next page, when there is one.
     #[serde(rename = "nextOffset", skip_serializing_if = "Option::is_none")]
     pub next_offset: Option<u32>,
+}
+
+/// Default batch size of [`MeteringClient::report_usage_record_groups_in_batches`].
+///
+/// Suger does not document a limit for `batchCreateUsageRecordGroups`; 1000 matches the API's
+/// largest page (`limit` max 1000), keeps a request body around 250 KB for v1 groups, and
+/// bounds what one lost answer can leave in doubt.
+pub const DEFAULT_BATCH_SIZE: usize = 1000;
+
+/// What happened to one batch of [`MeteringClient::report_usage_record_groups_in_batches`].
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// The batch: indexes into the slice that was passed in.
+    pub range: std::ops::Range<usize>,
+    /// The created groups (recorded), or why the batch was not, or may not have been, recorded.
+    pub result: Result<Vec<MeteringUsageRecordGroup>>,
 }
 
 /// Optional query parameters of [`MeteringClient::list_usage_record_groups`].
@@ -653,8 +673,13 @@ impl MeteringClient {
     ///
     /// `POST /org/{orgId}/entitlement/{entitlementId}/usageRecordGroup`
     ///
-    /// Give `params.id` so the report is deduplicated: a second report of the same id is
-    /// answered 409 ([`Error::is_conflict`]), which means *already recorded*, not *lost*.
+    /// Every report carries an id: `params.id`, or a random UUID the client generates when it
+    /// is `None`. Suger deduplicates on it, so the client retries a report after a timeout, a
+    /// dropped connection or a 5xx (see [`RetryPolicy`](crate::RetryPolicy)) without risk of
+    /// billing twice. If a retry is answered 409, an earlier attempt was recorded: the call
+    /// returns [`Error::AlreadyReported`], which means *recorded once*, not *lost*. A 409 on the
+    /// first attempt is an [`Error::Api`] with [`Error::is_conflict`]: the id was used before.
+    ///
     /// Empty `entitlement_id`/`organization_id` in `params` are filled from the arguments.
     ///
     /// ```no_run
@@ -702,22 +727,36 @@ impl MeteringClient {
         let mut body = params.clone();
         fill_or_match(&mut body.entitlement_id, "entitlement_id", entitlement_id)?;
         fill_or_match(&mut body.organization_id, "organization_id", self.org_id())?;
-        self.call(
-            Request::new(
-                Method::POST,
-                &["entitlement", entitlement_id, "usageRecordGroup"],
-            )
-            .json(&body)?,
+        let id = body.id.get_or_insert_with(new_report_id).clone();
+        let req = Request::new(
+            Method::POST,
+            &["entitlement", entitlement_id, "usageRecordGroup"],
         )
+        .json(&body)?
+        .idempotent();
+        match self.fetch_counted(&req) {
+            (Ok(answer), _) => answer.decode(),
+            (
+                Err(Error::Api {
+                    status: 409,
+                    message,
+                    ..
+                }),
+                attempts,
+            ) if attempts > 1 => Err(Error::AlreadyReported { id, message }),
+            (Err(e), _) => Err(e),
+        }
     }
 
     /// Reports a batch of usage record groups in one request.
     ///
     /// `POST /org/{orgId}/batchCreateUsageRecordGroups`
     ///
-    /// Batch items carry no id, so the server cannot deduplicate them: if this call fails
-    /// without an answer ([`Error::request_may_have_been_sent`]), the batch may or may not have
-    /// been recorded, and sending it again may bill twice.
+    /// Batch items carry no id, so the server cannot deduplicate them. The client resends a
+    /// batch only when it provably never reached the server. When the batch was sent but no
+    /// definite answer came back (timeout, dropped connection, 5xx), the call returns
+    /// [`Error::OutcomeUnknown`] carrying the batch: it may or may not have been recorded, and
+    /// sending it again may bill twice.
     ///
     /// ```no_run
     /// # let client = suger_metering::MeteringClient::from_env()?;
@@ -739,9 +778,18 @@ impl MeteringClient {
         groups: &[NewUsageRecordGroup],
     ) -> Result<Vec<MeteringUsageRecordGroup>> {
         check_batch(groups)?;
-        let created: Option<Vec<_>> =
-            self.call(Request::new(Method::POST, &["batchCreateUsageRecordGroups"]).json(groups)?)?;
-        Ok(created.unwrap_or_default())
+        let req = Request::new(Method::POST, &["batchCreateUsageRecordGroups"]).json(groups)?;
+        match self
+            .fetch(&req)
+            .and_then(|answer| answer.decode::<Option<Vec<_>>>())
+        {
+            Ok(created) => Ok(created.unwrap_or_default()),
+            Err(e) if e.outcome_unknown() => Err(Error::OutcomeUnknown {
+                groups: groups.to_vec(),
+                source: Box::new(e),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// Validates a batch of usage record groups without recording anything.
@@ -767,7 +815,9 @@ impl MeteringClient {
         groups: &[NewUsageRecordGroup],
     ) -> Result<String> {
         check_batch(groups)?;
-        let req = Request::new(Method::POST, &["batchValidateUsageRecordGroups"]).json(groups)?;
+        let req = Request::new(Method::POST, &["batchValidateUsageRecordGroups"])
+            .json(groups)?
+            .idempotent();
         match self.fetch(&req) {
             Ok(answer) if answer.body.iter().all(u8::is_ascii_whitespace) => Ok(String::new()),
             Ok(answer) => answer.decode(),
@@ -802,6 +852,80 @@ impl MeteringClient {
         query: &ListUsageRecordGroups,
     ) -> Result<ListUsageRecordGroupsResponse> {
         self.call(Request::new(Method::GET, &["usageRecordGroup"]).query(query.query()?))
+    }
+
+    /// Iterates over every usage record group matching `query`, fetching pages lazily by
+    /// `offset`/`nextOffset` (page size: `query.limit`, else the server's 1000).
+    ///
+    /// Holds at most one page in memory. Stops at an empty page or when `nextOffset` is missing
+    /// or does not advance; an error is yielded once and ends the iteration.
+    ///
+    /// ```no_run
+    /// # let client = suger_metering::MeteringClient::from_env()?;
+    /// use suger_metering::ListUsageRecordGroups;
+    /// let mut total = 0.0;
+    /// for group in client.usage_record_groups(&ListUsageRecordGroups::new().entitlement_id("entitlement-1")) {
+    ///     total += group?.records.values().sum::<f64>();
+    /// }
+    /// # Ok::<(), suger_metering::Error>(())
+    /// ```
+    pub fn usage_record_groups(
+        &self,
+        query: &ListUsageRecordGroups,
+    ) -> impl Iterator<Item = Result<MeteringUsageRecordGroup>> + '_ {
+        paginate(
+            self,
+            query.clone(),
+            query.offset.unwrap_or(0),
+            |client, q| {
+                let page = client.list_usage_record_groups(q)?;
+                Ok((page.usage_record_groups, page.next_offset))
+            },
+            |q, offset| q.offset = Some(offset),
+        )
+    }
+
+    /// Reports any number of usage record groups in batches of `batch_size` (0 means
+    /// [`DEFAULT_BATCH_SIZE`]), one request per batch, and tells for each batch what happened.
+    ///
+    /// Every batch is attempted, whatever happened to the others. A batch whose result is
+    /// `Ok` was recorded; one with [`Error::OutcomeUnknown`] may or may not have been; any
+    /// other error means it was not recorded (e.g. [`Error::InvalidRequest`] for a batch whose
+    /// quantities are all zero, or a 400 from the server).
+    ///
+    /// ```no_run
+    /// # let client = suger_metering::MeteringClient::from_env()?;
+    /// # let groups: Vec<suger_metering::NewUsageRecordGroup> = vec![];
+    /// for outcome in client.report_usage_record_groups_in_batches(&groups, 0) {
+    ///     match outcome.result {
+    ///         Ok(created) => println!("groups {:?}: {} recorded", outcome.range, created.len()),
+    ///         Err(e) => eprintln!("groups {:?}: {e}", outcome.range),
+    ///     }
+    /// }
+    /// # Ok::<(), suger_metering::Error>(())
+    /// ```
+    pub fn report_usage_record_groups_in_batches(
+        &self,
+        groups: &[NewUsageRecordGroup],
+        batch_size: usize,
+    ) -> Vec<BatchOutcome> {
+        let size = if batch_size == 0 {
+            DEFAULT_BATCH_SIZE
+        } else {
+            batch_size
+        };
+        let mut start = 0;
+        groups
+            .chunks(size)
+            .map(|chunk| {
+                let range = start..start + chunk.len();
+                start = range.end;
+                BatchOutcome {
+                    range,
+                    result: self.batch_report_usage_record_groups(chunk),
+                }
+            })
+            .collect()
     }
 
     /// Deletes a usage record group. Only groups with status `CREATED` or `INVALID` can be

@@ -9,6 +9,7 @@ use ureq::http::Method;
 use crate::billable_metric::{BillableMetricAggregationType, BillableMetricInfo};
 use crate::client::MeteringClient;
 use crate::error::Result;
+use crate::pages::paginate;
 use crate::serde_util::{is_empty, null_as_default as nd, open_enum, rfc3339_opt};
 use crate::transport::Request;
 use crate::usage_record_group::{Partner, push_id, push_opt, push_range};
@@ -309,6 +310,33 @@ impl ListUsageRecordReports {
 }
 
 impl MeteringClient {
+    /// Iterates over every usage record report matching `query`, fetching pages lazily by
+    /// `offset`/`nextOffset`; see [`MeteringClient::usage_record_groups`] for when it stops.
+    ///
+    /// ```no_run
+    /// # let client = suger_metering::MeteringClient::from_env()?;
+    /// use suger_metering::ListUsageRecordReports;
+    /// for report in client.usage_record_reports(&ListUsageRecordReports::new()) {
+    ///     println!("{}", report?.id);
+    /// }
+    /// # Ok::<(), suger_metering::Error>(())
+    /// ```
+    pub fn usage_record_reports(
+        &self,
+        query: &ListUsageRecordReports,
+    ) -> impl Iterator<Item = Result<MeteringUsageRecordReport>> + '_ {
+        paginate(
+            self,
+            query.clone(),
+            query.offset.unwrap_or(0),
+            |client, q| {
+                let page = client.list_usage_record_reports(q)?;
+                Ok((page.usage_record_reports, page.next_offset))
+            },
+            |q, offset| q.offset = Some(offset),
+        )
+    }
+
     /// Lists usage record reports, one page.
     ///
     /// `GET /org/{orgId}/usageRecordReport`

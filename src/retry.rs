@@ -1,0 +1,342 @@
+//! Automatic retries: which failures are retried for which kind of request, and how long to wait.
+//!
+//! The decision is a pure function ([`RetryPolicy::decide`]) so it is tested without a server;
+//! the loop around it lives in the transport.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// How safe it is to send a request again after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// Repeating it cannot change the outcome: reads, validation, PATCH updates, and a usage
+    /// report that carries an `id` (the server answers a repeat with 409).
+    Safe,
+    /// Repeating it could apply it twice (batch report, create billable metric) or report a
+    /// misleading failure after a success (delete, retry): resent only when the request provably
+    /// never reached the server.
+    Unsafe,
+}
+
+/// What to do after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Return this result to the caller.
+    Stop,
+    /// Sleep this long, then send the same request again.
+    Retry(Duration),
+}
+
+/// When and how often failed requests are sent again.
+///
+/// The default makes up to 3 attempts. Between attempts it waits an exponential backoff with
+/// full jitter (a random delay between zero and 250 ms, 500 ms, 1 s, ... capped at 8 s), or
+/// exactly what the server's `Retry-After` asks on 429 and 503, if that is at most 30 s (a longer
+/// `Retry-After` is not waited for: the error is returned with [`Error::retry_after`] set).
+///
+/// What is retried depends on whether repeating the request is safe:
+///
+/// * **Reads, batch validation, billable metric and config updates (PATCH), and usage reports**
+///   (which always carry an id, see [`MeteringClient::report_usage_record_group`]): timeouts,
+///   transport failures, and HTTP 429, 500, 502, 503 and 504. 500 is included because Suger
+///   documents it as a generic internal error and repeating these requests cannot change what
+///   is recorded.
+/// * **Batch reports and billable metric creation** (the server cannot deduplicate them), and
+///   **delete / retry of a usage record group** (a repeat after a lost success would answer a
+///   misleading 400): only when the request provably never reached the server (DNS failure,
+///   connection refused, connect timeout, TLS handshake failure), or on 429/503 *with*
+///   `Retry-After`, where the server says it did not process the request.
+/// * Never: 400, 401, 403, 404, 409, other statuses, decode errors and invalid requests.
+///
+/// [`MeteringClient::report_usage_record_group`]: crate::MeteringClient::report_usage_record_group
+#[derive(Clone)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    max_retry_after: Duration,
+    sleep: Arc<dyn Fn(Duration) + Send + Sync>,
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryPolicy")
+            .field("max_attempts", &self.max_attempts)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("max_retry_after", &self.max_retry_after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(30),
+            sleep: Arc::new(std::thread::sleep),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The default policy (3 attempts; see the type's docs).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No retries: every request is sent once. Use this when your program retries on its own.
+    pub fn disabled() -> Self {
+        Self::default().max_attempts(1)
+    }
+
+    /// Total attempts, the first included (1 disables retries). Defaults to 3.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Backoff before the first retry, doubled for each further one, capped at `max`; each wait
+    /// is a random duration between zero and that bound (full jitter).
+    /// Defaults to 250 ms and 8 s.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+
+    /// The longest `Retry-After` the client waits for; a longer one ends the retries.
+    /// Defaults to 30 s.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// Replaces `std::thread::sleep` between attempts, e.g. to record the delays in tests
+    /// instead of waiting.
+    pub fn sleep_fn(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.sleep = Arc::new(sleep);
+        self
+    }
+
+    pub(crate) fn sleep(&self, d: Duration) {
+        (self.sleep)(d)
+    }
+
+    /// What to do after attempt number `attempt` (1-based) of a request failed with `error`.
+    pub(crate) fn decide(&self, kind: Idempotency, attempt: u32, error: &Error) -> Decision {
+        if attempt >= self.max_attempts {
+            return Decision::Stop;
+        }
+        let retry_after = error.retry_after();
+        let asked_to_wait = matches!(error.status(), Some(429 | 503)) && retry_after.is_some();
+        let retryable = match kind {
+            Idempotency::Safe => error.is_retryable(),
+            Idempotency::Unsafe => asked_to_wait || !error.request_may_have_been_sent(),
+        };
+        if !retryable || matches!(error, Error::InvalidRequest { .. } | Error::Config(_)) {
+            return Decision::Stop;
+        }
+        match retry_after {
+            Some(wait) if asked_to_wait => {
+                if wait > self.max_retry_after {
+                    Decision::Stop
+                } else {
+                    Decision::Retry(wait)
+                }
+            }
+            _ => Decision::Retry(self.backoff_for(attempt)),
+        }
+    }
+
+    /// Full-jitter exponential backoff after attempt `attempt`.
+    fn backoff_for(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << (attempt - 1).min(20);
+        let bound = self
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff);
+        let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+        if nanos == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(random_u64() % (nanos + 1))
+    }
+}
+
+/// 64 random bits from the standard library's randomly keyed SipHash (keys come from the OS),
+/// mixed with a process-wide counter and the time. Not cryptographic; unique enough for
+/// jitter and request ids, without a dependency.
+fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// A new random UUID (version 4 layout, 36 characters) for a usage report that has no id.
+///
+/// Made from the standard library's randomly keyed hasher rather than the `getrandom` crate:
+/// the id only has to be unique among this organization's reports, not unguessable, and this
+/// keeps the default build free of another dependency.
+pub(crate) fn new_report_id() -> String {
+    let hi = random_u64();
+    let lo = random_u64();
+    let bytes = ((u128::from(hi) << 64) | u128::from(lo)).to_be_bytes();
+    let mut b = bytes;
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{byte:02x}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, retry_after: Option<u64>) -> Error {
+        Error::Api {
+            status,
+            message: String::new(),
+            retry_after: retry_after.map(Duration::from_secs),
+        }
+    }
+
+    fn refused() -> Error {
+        Error::Transport(ureq::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )))
+    }
+
+    fn reset() -> Error {
+        Error::Transport(ureq::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )))
+    }
+
+    fn timeout() -> Error {
+        Error::Timeout(ureq::Error::Timeout(ureq::Timeout::Global))
+    }
+
+    fn retries(p: &RetryPolicy, kind: Idempotency, e: &Error) -> bool {
+        matches!(p.decide(kind, 1, e), Decision::Retry(_))
+    }
+
+    #[test]
+    fn safe_requests_retry_transient_failures_only() {
+        let p = RetryPolicy::default();
+        for e in [
+            api(429, None),
+            api(500, None),
+            api(502, None),
+            api(503, None),
+            api(504, None),
+            timeout(),
+            reset(),
+            refused(),
+        ] {
+            assert!(retries(&p, Idempotency::Safe, &e), "{e}");
+        }
+        for e in [
+            api(400, None),
+            api(401, None),
+            api(403, None),
+            api(404, None),
+            api(409, None),
+            api(501, None),
+            Error::invalid("x", "y"),
+        ] {
+            assert!(!retries(&p, Idempotency::Safe, &e), "{e}");
+        }
+    }
+
+    #[test]
+    fn unsafe_requests_retry_only_what_never_reached_the_server() {
+        let p = RetryPolicy::default();
+        assert!(retries(&p, Idempotency::Unsafe, &refused()));
+        assert!(retries(&p, Idempotency::Unsafe, &api(429, Some(1))));
+        assert!(retries(&p, Idempotency::Unsafe, &api(503, Some(0))));
+        for e in [
+            api(429, None),
+            api(503, None),
+            api(500, None),
+            api(502, None),
+            timeout(),
+            reset(),
+        ] {
+            assert!(!retries(&p, Idempotency::Unsafe, &e), "{e}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_the_cap() {
+        let p = RetryPolicy::default().max_retry_after(Duration::from_secs(10));
+        assert_eq!(
+            p.decide(Idempotency::Safe, 1, &api(503, Some(7))),
+            Decision::Retry(Duration::from_secs(7))
+        );
+        assert_eq!(
+            p.decide(Idempotency::Safe, 1, &api(429, Some(11))),
+            Decision::Stop
+        );
+    }
+
+    #[test]
+    fn attempts_are_bounded_and_backoff_is_capped() {
+        let p = RetryPolicy::default()
+            .max_attempts(4)
+            .backoff(Duration::from_millis(100), Duration::from_millis(300));
+        for attempt in 1..4 {
+            match p.decide(Idempotency::Safe, attempt, &api(502, None)) {
+                Decision::Retry(d) => {
+                    let bound = Duration::from_millis(100 * (1 << (attempt - 1)))
+                        .min(Duration::from_millis(300));
+                    assert!(d <= bound, "attempt {attempt}: {d:?} > {bound:?}");
+                }
+                Decision::Stop => panic!("attempt {attempt} should retry"),
+            }
+        }
+        assert_eq!(
+            p.decide(Idempotency::Safe, 4, &api(502, None)),
+            Decision::Stop
+        );
+        assert_eq!(
+            RetryPolicy::disabled().decide(Idempotency::Safe, 1, &api(502, None)),
+            Decision::Stop
+        );
+    }
+
+    #[test]
+    fn report_ids_are_uuid_shaped_and_unique() {
+        let a = new_report_id();
+        let b = new_report_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        let dashes: Vec<usize> = a.match_indices('-').map(|(i, _)| i).collect();
+        assert_eq!(dashes, [8, 13, 18, 23]);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_report_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+    }
+}
