@@ -98,6 +98,8 @@ pub mod billable_metric;
 pub mod client;
 pub mod config_info;
 pub mod error;
+#[cfg(feature = "fake")]
+pub mod fake;
 mod pages;
 mod retry;
 mod serde_util;

@@ -142,6 +142,9 @@ impl MeteringClient {
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .body(body.as_slice())
                 .map(|r| self.agent.run(r)),
+            // A POST without a body (retry) sends `Content-Length: 0`: with `()` ureq would
+            // announce a chunked body.
+            None if req.method == Method::POST => builder.body(&[][..]).map(|r| self.agent.run(r)),
             None => builder.body(()).map(|r| self.agent.run(r)),
         };
         let mut resp = sent
