@@ -270,6 +270,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn client_is_cheap_to_share_across_threads() {
+        fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+        assert_traits::<MeteringClient>();
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Error>();
+        let a = MeteringClient::builder()
+            .api_key("k")
+            .org_id("o")
+            .build()
+            .unwrap();
+        let b = a.clone();
+        assert!(
+            Arc::ptr_eq(&a.inner, &b.inner),
+            "clones share their configuration"
+        );
+    }
+
+    #[test]
     fn base_url_rules() {
         for ok in [
             "https://api.suger.cloud",

@@ -117,3 +117,8 @@ pub use error::{Error, Result};
 pub use retry::RetryPolicy;
 pub use usage_record_group::*;
 pub use usage_record_report::*;
+
+/// The README's examples, compiled as doc tests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
