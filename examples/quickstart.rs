@@ -56,8 +56,10 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     })?;
     println!(
-        "create_billable_metric   -> {} {:?} ({:?})",
-        metric.id, metric.name, metric.status
+        "create_billable_metric   -> {} {:?} ({})",
+        metric.id,
+        metric.name,
+        name(&metric.status)
     );
     let metric = client.update_billable_metric(
         &metric.id,
@@ -88,8 +90,10 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
         },
     )?;
     println!(
-        "report (v1 records)      -> {} {:?} {:?}",
-        v1.id, v1.status, v1.records
+        "report (v1 records)      -> {} {} {:?}",
+        v1.id,
+        name(&v1.status),
+        v1.records
     );
     match client.report_usage_record_group(
         "ent-acme",
@@ -171,7 +175,7 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
         page.usage_record_groups.len()
     );
     for g in &page.usage_record_groups {
-        println!("    {} {:?} {:?}", g.id, g.status, g.records);
+        println!("    {} {} {:?}", g.id, name(&g.status), g.records);
     }
     let all = client
         .usage_record_groups(&ListUsageRecordGroups::new().limit(2))
@@ -192,8 +196,11 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
     for r in &listed.usage_record_reports {
         let info = r.info.clone().unwrap_or_default();
         println!(
-            "list_usage_record_reports -> {} for {} {:?}: {:?}",
-            r.id, r.entitlement_id, info.status, info.usage_record_group_ids
+            "list_usage_record_reports -> {} for {} {}: {:?}",
+            r.id,
+            r.entitlement_id,
+            name(&info.status),
+            info.usage_record_group_ids
         );
     }
     let failed = client.list_usage_record_groups(
@@ -202,8 +209,9 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
     for g in &failed.usage_record_groups {
         let retried = client.retry_usage_record_group(&g.id, None)?;
         println!(
-            "retry_usage_record_group -> {} is {:?} again",
-            retried.id, retried.status
+            "retry_usage_record_group -> {} is {} again",
+            retried.id,
+            name(&retried.status)
         );
     }
 
@@ -217,8 +225,9 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let deleted = client.delete_usage_record_group(&extra.id, None)?;
     println!(
-        "delete_usage_record_group -> {} {:?}",
-        deleted.id, deleted.status
+        "delete_usage_record_group -> {} {}",
+        deleted.id,
+        name(&deleted.status)
     );
     if let Err(e) = client.delete_usage_record_group(&v1.id, None) {
         println!("delete a REPORTED group  -> {e}");
@@ -243,7 +252,7 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
         config
             .partner_usage_metering_configs
             .iter()
-            .map(|c| c.partner.clone())
+            .map(|c| name(&c.partner))
             .collect::<Vec<_>>()
     );
     println!(
@@ -275,8 +284,11 @@ fn against_real_api(write: bool) -> Result<(), Box<dyn std::error::Error>> {
     );
     for g in &groups.usage_record_groups {
         println!(
-            "    {} {} {:?} {:?}",
-            g.id, g.entitlement_id, g.status, g.records
+            "    {} {} {} {:?}",
+            g.id,
+            g.entitlement_id,
+            name(&g.status),
+            g.records
         );
     }
     let reports = client.list_usage_record_reports(&ListUsageRecordReports::new().limit(10))?;
@@ -302,9 +314,15 @@ fn against_real_api(write: bool) -> Result<(), Box<dyn std::error::Error>> {
             },
         )?;
         println!(
-            "report_usage_record_group -> {} {:?}",
-            group.id, group.status
+            "report_usage_record_group -> {} {}",
+            group.id,
+            name(&group.status)
         );
     }
     Ok(())
+}
+
+/// An optional enum value as its wire name (`-` when absent).
+fn name<T: std::fmt::Display>(value: &Option<T>) -> String {
+    value.as_ref().map_or_else(|| "-".to_string(), T::to_string)
 }
