@@ -222,10 +222,21 @@ impl MeteringClient {
     ///
     /// # Errors
     /// [`Error::InvalidRequest`] (nothing sent) for a name outside 4..=50 characters, a
-    /// description over 300 characters or an id over 36; [`Error::Api`] 400 from the server.
+    /// description over 300 characters, an id over 36, or an `organization_id` other than the
+    /// client's; [`Error::Api`] 400 from the server.
     pub fn create_billable_metric(&self, metric: &BillableMetric) -> Result<BillableMetric> {
         check_name(&metric.name)?;
         check_description(&metric.description)?;
+        if !metric.organization_id.is_empty() && metric.organization_id != self.org_id() {
+            return Err(Error::invalid(
+                "organization_id",
+                format!(
+                    "the body names {:?} but the client is for {:?}",
+                    metric.organization_id,
+                    self.org_id()
+                ),
+            ));
+        }
         if metric.id.chars().count() > MAX_BILLABLE_METRIC_ID_LEN {
             return Err(Error::invalid(
                 "id",

@@ -113,7 +113,7 @@ impl fmt::Debug for MeteringClientBuilder {
         f.debug_struct("MeteringClientBuilder")
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("org_id", &self.org_id)
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(redact_userinfo))
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("retry", &self.retry)
@@ -222,7 +222,7 @@ impl MeteringClientBuilder {
 
 /// Checks a base URL and returns it without a trailing slash.
 fn check_base_url(url: &str) -> Result<String> {
-    let bad = |why: &str| Error::Config(format!("base URL {url:?} {why}"));
+    let bad = |why: &str| Error::Config(format!("base URL {:?} {why}", redact_userinfo(url)));
     let url = url.trim().trim_end_matches('/');
     let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (true, rest)
@@ -247,7 +247,28 @@ fn check_base_url(url: &str) -> Result<String> {
             "must be https:// (plain http:// is allowed only to localhost, 127.0.0.0/8 or [::1])",
         ));
     }
+    let port = authority
+        .rsplit_once(']')
+        .map_or(authority, |(_, after)| after)
+        .split_once(':')
+        .map(|(_, port)| port);
+    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return Err(bad("has an invalid port"));
+    }
+    if ureq::http::Uri::try_from(url).is_err() {
+        return Err(bad("is not a valid URI"));
+    }
     Ok(url.to_owned())
+}
+
+/// The URL with any `user:password@` replaced, for messages.
+fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 /// The host of an authority (`host`, `host:port`, `[v6]:port`).
@@ -288,6 +309,16 @@ mod tests {
     }
 
     #[test]
+    fn userinfo_is_redacted_from_messages() {
+        assert_eq!(
+            redact_userinfo("https://u:hunter2@api.suger.cloud/x@y"),
+            "https://[redacted]@api.suger.cloud/x@y"
+        );
+        let e = check_base_url("https://u:hunter2@api.suger.cloud").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
     fn base_url_rules() {
         for ok in [
             "https://api.suger.cloud",
@@ -315,6 +346,10 @@ mod tests {
             "https://api.suger.cloud?x=1",
             "https://",
             "ftp://api.suger.cloud",
+            "https://api.suger.cloud:99999",
+            "https://api.suger.cloud:x",
+            "https://api.suger.cloud/a b",
+            "https://[::1",
         ] {
             assert!(
                 matches!(check_base_url(bad), Err(Error::Config(_))),

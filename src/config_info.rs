@@ -7,7 +7,7 @@ use ureq::http::Method;
 
 use crate::client::MeteringClient;
 use crate::error::Result;
-use crate::serde_util::{is_empty, null_as_default as nd, open_enum};
+use crate::serde_util::{is_empty, null_as_default as nd, null_values_as_default, open_enum};
 use crate::transport::Request;
 use crate::usage_record_group::Partner;
 
@@ -52,12 +52,15 @@ pub struct PartnerUsageMeteringConfig {
     #[serde(deserialize_with = "nd")]
     pub enable_dimension_mapping: bool,
     /// Deprecated by the API in favour of `dimension_mapping_v2`: source key → destination.
-    #[serde(deserialize_with = "nd", skip_serializing_if = "is_empty")]
+    #[serde(
+        deserialize_with = "null_values_as_default",
+        skip_serializing_if = "is_empty"
+    )]
     pub dimension_mapping: BTreeMap<String, UsageMeteringDimensionMappingValue>,
     /// Source dimension key → destination dimensions.
     #[serde(
         rename = "dimensionMappingV2",
-        deserialize_with = "nd",
+        deserialize_with = "null_values_as_default",
         skip_serializing_if = "is_empty"
     )]
     pub dimension_mapping_v2: BTreeMap<String, Vec<UsageMeteringDimensionMappingValue>>,

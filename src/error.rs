@@ -16,6 +16,7 @@ use crate::usage_record_group::NewUsageRecordGroup;
 /// | [`Error::Timeout`], [`Error::Transport`] | **maybe** | no usable answer arrived; see [`Error::request_may_have_been_sent`] |
 /// | [`Error::Decode`] | yes, and answered | a 2xx answer whose body is not what the API promises |
 /// | [`Error::AlreadyReported`] | yes, **recorded** | a retried usage report was already recorded by an earlier attempt |
+/// | [`Error::ReportOutcomeUnknown`] | yes | a usage report may or may not have been recorded; resend it with the same id |
 /// | [`Error::OutcomeUnknown`] | yes | a batch report may or may not have been recorded; the batch is handed back |
 ///
 /// No variant ever contains the API key or request headers. Bodies are kept only as short
@@ -90,6 +91,24 @@ pub enum Error {
         message: String,
     },
 
+    /// A usage report failed in a way that leaves its outcome unknown: it was sent (and maybe
+    /// retried) but no definite answer came back (timeout, connection dropped, 5xx, or an
+    /// unreadable 2xx body). It may or may not have been recorded.
+    ///
+    /// Reporting it again **with the same `id`** is safe: Suger deduplicates on the id, and
+    /// answers 409 if the earlier attempt was recorded. `id` is the one that was sent, also when
+    /// the client generated it. [`Error::is_retryable`] is `true`.
+    #[error(
+        "the outcome of the report of usage record group {id} is unknown; report it again with the same id to be sure (a repeat is deduplicated): {source}"
+    )]
+    ReportOutcomeUnknown {
+        /// The id of the usage record group, as sent.
+        id: String,
+        /// What went wrong on the last attempt.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A batch report failed in a way that leaves its outcome unknown: the request was sent, but
     /// no definite answer came back (timeout, connection dropped, 5xx from Suger or a proxy, or
     /// an unreadable 2xx body). Batch items carry no id, so Suger cannot deduplicate a resend:
@@ -124,7 +143,9 @@ impl Error {
         match self {
             Error::Api { status, .. } | Error::Decode { status, .. } => Some(*status),
             Error::AlreadyReported { .. } => Some(409),
-            Error::OutcomeUnknown { source, .. } => source.status(),
+            Error::OutcomeUnknown { source, .. } | Error::ReportOutcomeUnknown { source, .. } => {
+                source.status()
+            }
             _ => None,
         }
     }
@@ -138,7 +159,9 @@ impl Error {
     pub fn message(&self) -> Option<&str> {
         match self {
             Error::Api { message, .. } | Error::AlreadyReported { message, .. } => Some(message),
-            Error::OutcomeUnknown { source, .. } => source.message(),
+            Error::OutcomeUnknown { source, .. } | Error::ReportOutcomeUnknown { source, .. } => {
+                source.message()
+            }
             _ => None,
         }
     }
@@ -163,7 +186,8 @@ impl Error {
     }
 
     /// `true` for a failure that may pass if the *same* request is sent again later:
-    /// timeouts, transport failures, and HTTP 408, 429, 500, 502, 503, 504.
+    /// timeouts, transport failures, HTTP 408, 429, 500, 502, 503, 504, and
+    /// [`Error::ReportOutcomeUnknown`] (resend with the same id).
     ///
     /// Retrying is only safe when repeating the request cannot double-bill: see
     /// [`RetryPolicy`](crate::RetryPolicy). Never retryable: invalid requests, 4xx answers other
@@ -171,7 +195,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
-            Error::Timeout(_) | Error::Transport(_) => true,
+            Error::Timeout(_) | Error::Transport(_) | Error::ReportOutcomeUnknown { .. } => true,
             _ => false,
         }
     }
@@ -261,6 +285,9 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 /// the `message`/`error` field of a JSON object, else a trimmed excerpt of the raw text.
 pub(crate) fn error_message(body: &[u8]) -> String {
     match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::String(s)) if s.trim().is_empty() => {
+            return "(empty message)".to_owned();
+        }
         Ok(serde_json::Value::String(s)) => return clip(s),
         Ok(serde_json::Value::Object(map)) => {
             for key in ["message", "error"] {
@@ -323,6 +350,7 @@ mod tests {
             "<html>502 Bad Gateway</html>"
         );
         assert_eq!(error_message(b""), "(empty body)");
+        assert_eq!(error_message(br#""""#), "(empty message)");
         let long = "x".repeat(5000);
         let m = error_message(long.as_bytes());
         assert_eq!(m.chars().count(), EXCERPT_BYTES + 1);

@@ -12,6 +12,24 @@ where
     Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
 }
 
+/// Decodes a map whose values Go may send as `null` (a nil slice stored in a map): a `null`
+/// map is empty and a `null` value is the value type's default.
+pub(crate) fn null_values_as_default<'de, D, K, V>(
+    de: D,
+) -> Result<std::collections::BTreeMap<K, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: Deserialize<'de> + Ord,
+    V: Deserialize<'de> + Default,
+{
+    let map: Option<std::collections::BTreeMap<K, Option<V>>> = Option::deserialize(de)?;
+    Ok(map
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or_default()))
+        .collect())
+}
+
 /// `true` when a collection is empty (for `skip_serializing_if`).
 pub(crate) fn is_empty<T>(v: &T) -> bool
 where

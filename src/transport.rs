@@ -95,21 +95,24 @@ impl MeteringClient {
     /// Sends `req`, retrying as the client's [`RetryPolicy`](crate::RetryPolicy) allows;
     /// a 2xx answer is `Ok`, any other status is [`Error::Api`].
     pub(crate) fn fetch(&self, req: &Request) -> Result<Answer> {
-        self.fetch_counted(req).0
+        self.fetch_tracked(req).0
     }
 
-    /// [`fetch`](Self::fetch), also telling how many attempts were made.
-    pub(crate) fn fetch_counted(&self, req: &Request) -> (Result<Answer>, u32) {
+    /// [`fetch`](Self::fetch), also telling whether an earlier, failed attempt may have been
+    /// applied by the server (it was sent and got no definite answer).
+    pub(crate) fn fetch_tracked(&self, req: &Request) -> (Result<Answer>, bool) {
         let policy = &self.inner.retry;
         let mut attempt = 1;
+        let mut earlier_may_have_applied = false;
         loop {
             let error = match self.fetch_once(req) {
-                Ok(answer) => return (Ok(answer), attempt),
+                Ok(answer) => return (Ok(answer), earlier_may_have_applied),
                 Err(e) => e,
             };
             match policy.decide(req.idempotency, attempt, &error) {
-                Decision::Stop => return (Err(error), attempt),
+                Decision::Stop => return (Err(error), earlier_may_have_applied),
                 Decision::Retry(wait) => {
+                    earlier_may_have_applied |= error.outcome_unknown();
                     policy.sleep(wait);
                     attempt += 1;
                 }

@@ -496,8 +496,13 @@ impl ListUsageRecordGroups {
         }
         let mut q = Vec::new();
         push_opt(&mut q, "partner", self.partner.as_ref().map(|p| p.as_str()));
-        push_id(&mut q, "buyerId", self.buyer_id.as_deref())?;
-        push_id(&mut q, "entitlementId", self.entitlement_id.as_deref())?;
+        push_id(&mut q, "buyer_id", "buyerId", self.buyer_id.as_deref())?;
+        push_id(
+            &mut q,
+            "entitlement_id",
+            "entitlementId",
+            self.entitlement_id.as_deref(),
+        )?;
         push_opt(&mut q, "status", self.status.as_ref().map(|s| s.as_str()));
         push_opt(&mut q, "source", self.source.as_ref().map(|s| s.as_str()));
         push_opt(&mut q, "metaInfo", self.meta_info.as_deref());
@@ -521,12 +526,13 @@ pub(crate) fn push_opt(q: &mut Vec<(&'static str, String)>, name: &'static str, 
 /// An id filter: refused when set but empty.
 pub(crate) fn push_id(
     q: &mut Vec<(&'static str, String)>,
+    field: &'static str,
     name: &'static str,
     v: Option<&str>,
 ) -> Result<()> {
     if v.is_some_and(str::is_empty) {
         return Err(Error::invalid(
-            name,
+            field,
             "must not be empty (leave it unset for no filter)",
         ));
     }
@@ -679,6 +685,8 @@ impl MeteringClient {
     /// billing twice. If a retry is answered 409, an earlier attempt was recorded: the call
     /// returns [`Error::AlreadyReported`], which means *recorded once*, not *lost*. A 409 on the
     /// first attempt is an [`Error::Api`] with [`Error::is_conflict`]: the id was used before.
+    /// When no attempt got a definite answer, the call returns [`Error::ReportOutcomeUnknown`]
+    /// with the id that was sent: report again with that id to settle it.
     ///
     /// Empty `entitlement_id`/`organization_id` in `params` are filled from the arguments.
     ///
@@ -734,16 +742,23 @@ impl MeteringClient {
         )
         .json(&body)?
         .idempotent();
-        match self.fetch_counted(&req) {
-            (Ok(answer), _) => answer.decode(),
+        let unknown = |e: Error, id: String| Error::ReportOutcomeUnknown {
+            id,
+            source: Box::new(e),
+        };
+        match self.fetch_tracked(&req) {
+            // Recorded, but the answer is unreadable: the caller still gets the id.
+            (Ok(answer), _) => answer.decode().map_err(|e| unknown(e, id)),
+            // A 409 to a retry, after an attempt that may have been applied: that attempt was.
             (
                 Err(Error::Api {
                     status: 409,
                     message,
                     ..
                 }),
-                attempts,
-            ) if attempts > 1 => Err(Error::AlreadyReported { id, message }),
+                true,
+            ) => Err(Error::AlreadyReported { id, message }),
+            (Err(e), _) if e.outcome_unknown() => Err(unknown(e, id)),
             (Err(e), _) => Err(e),
         }
     }

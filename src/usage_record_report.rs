@@ -296,8 +296,13 @@ impl ListUsageRecordReports {
     pub(crate) fn query(&self) -> Result<Vec<(&'static str, String)>> {
         let mut q = Vec::new();
         push_opt(&mut q, "partner", self.partner.as_ref().map(|p| p.as_str()));
-        push_id(&mut q, "buyerId", self.buyer_id.as_deref())?;
-        push_id(&mut q, "entitlementId", self.entitlement_id.as_deref())?;
+        push_id(&mut q, "buyer_id", "buyerId", self.buyer_id.as_deref())?;
+        push_id(
+            &mut q,
+            "entitlement_id",
+            "entitlementId",
+            self.entitlement_id.as_deref(),
+        )?;
         push_range(
             &mut q,
             self.start_date,
