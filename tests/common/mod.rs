@@ -1,11 +1,17 @@
 //! Shared helpers for the contract tests: a mockito server and a client pointed at it.
 #![allow(dead_code)]
 
-use mockito::{Mock, Server, ServerGuard};
-use suger_metering::MeteringClient;
+pub mod expected;
+
+use mockito::{Matcher, Mock, Server, ServerGuard};
+use suger_metering::{MeteringClient, MeteringClientBuilder, RetryPolicy};
 
 pub const API_KEY: &str = "test-key-s3cr3t";
 pub const ORG: &str = "org-1";
+/// The `Authorization` header every request must carry.
+pub const AUTHORIZATION: &str = "Key test-key-s3cr3t";
+/// The `User-Agent` every request must carry.
+pub const USER_AGENT: &str = concat!("suger-metering-rust/", env!("CARGO_PKG_VERSION"));
 
 /// A fresh mock server with a catch-all that answers unmatched routes loudly (HTTP 599 is not
 /// retryable, so a wrong path fails fast with a message naming it).
@@ -54,4 +60,79 @@ pub fn fixture(name: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// A builder for a client of `server`: test key, org `org-1`, no proxy. Retries are left at the
+/// crate's default.
+pub fn builder(server: &ServerGuard) -> MeteringClientBuilder {
+    MeteringClient::builder()
+        .api_key(API_KEY)
+        .org_id(ORG)
+        .base_url(server.url())
+        .proxy(None)
+}
+
+/// A client for `server` that sends every request exactly once.
+pub fn client_without_retries(server: &ServerGuard) -> MeteringClient {
+    builder(server)
+        .retry(RetryPolicy::disabled())
+        .build()
+        .expect("client builds")
+}
+
+/// A mock for a request that carries no body (GET, DELETE, POST .../retry): exact method and
+/// path (a path without `match_query` only matches a request without a query), the API key,
+/// `Accept: application/json`, the crate's `User-Agent`, no `Content-Type` and an empty body.
+pub fn expect_no_body(server: &mut ServerGuard, method: &str, path: &str) -> Mock {
+    server
+        .mock(method, path)
+        .match_header("authorization", AUTHORIZATION)
+        .match_header("accept", "application/json")
+        .match_header("user-agent", USER_AGENT)
+        .match_header("content-type", Matcher::Missing)
+        .match_body(Matcher::Exact(String::new()))
+}
+
+/// A mock for a request with a JSON body: exact method and path, the API key,
+/// `Accept: application/json`, `Content-Type: application/json`, the crate's `User-Agent`, and a
+/// body equal (as JSON, not a subset) to `body`.
+pub fn expect_json(
+    server: &mut ServerGuard,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> Mock {
+    server
+        .mock(method, path)
+        .match_header("authorization", AUTHORIZATION)
+        .match_header("accept", "application/json")
+        .match_header("user-agent", USER_AGENT)
+        .match_header("content-type", Matcher::Regex("^application/json".into()))
+        .match_body(Matcher::Json(body))
+}
+
+/// Matches a query made of exactly these pairs (decoded), in any order: each pair must be
+/// present, and the query must have exactly `pairs.len()` parameters.
+pub fn exact_query(pairs: &[(&str, &str)]) -> Matcher {
+    assert!(
+        !pairs.is_empty(),
+        "use a mock without match_query for no query"
+    );
+    let mut all: Vec<Matcher> = pairs
+        .iter()
+        .map(|(k, v)| Matcher::UrlEncoded(k.to_string(), v.to_string()))
+        .collect();
+    all.push(Matcher::Regex(format!(
+        "^[^&]+(&[^&]+){{{}}}$",
+        pairs.len() - 1
+    )));
+    Matcher::AllOf(all)
+}
+
+/// The `InvalidRequest` field and reason of `result`, panicking on anything else.
+pub fn invalid<T: std::fmt::Debug>(result: suger_metering::Result<T>) -> (&'static str, String) {
+    match result {
+        Err(suger_metering::Error::InvalidRequest { field, reason }) => (field, reason),
+        other => panic!("expected Error::InvalidRequest, got {other:?}"),
+    }
 }
