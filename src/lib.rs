@@ -101,6 +101,7 @@ pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod pages;
+mod query;
 mod retry;
 mod serde_util;
 mod transport;

@@ -12,6 +12,9 @@ use crate::client::MeteringClient;
 use crate::error::{Error, Result, error_message, excerpt, parse_retry_after};
 use crate::retry::{Decision, Idempotency};
 
+/// `application/json`, for `Accept` and `Content-Type` (a static value: no parse per request).
+static JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
+
 /// Responses larger than this are refused (a 1000-group page is about 1 MB).
 const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -139,10 +142,10 @@ impl MeteringClient {
                 http::header::AUTHORIZATION,
                 self.inner.authorization.clone(),
             )
-            .header(http::header::ACCEPT, "application/json");
+            .header(http::header::ACCEPT, JSON.clone());
         let sent = match &req.body {
             Some(body) => builder
-                .header(http::header::CONTENT_TYPE, "application/json")
+                .header(http::header::CONTENT_TYPE, JSON.clone())
                 .body(body.as_slice())
                 .map(|r| self.agent.run(r)),
             // A POST without a body (retry) sends `Content-Length: 0`: with `()` ureq would

@@ -13,6 +13,7 @@ use ureq::http::Method;
 use crate::client::MeteringClient;
 use crate::error::{Error, Result};
 use crate::pages::paginate;
+use crate::query::{push_id, push_opt, push_range, setters, ymd};
 use crate::retry::new_report_id;
 use crate::serde_util::{is_empty, null_as_default as nd, open_enum, rfc3339_opt};
 use crate::transport::Request;
@@ -430,55 +431,27 @@ impl ListUsageRecordGroups {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Only groups of this marketplace.
-    pub fn partner(mut self, partner: Partner) -> Self {
-        self.partner = Some(partner);
-        self
-    }
-    /// Only groups of this buyer.
-    pub fn buyer_id(mut self, buyer_id: impl Into<String>) -> Self {
-        self.buyer_id = Some(buyer_id.into());
-        self
-    }
-    /// Only groups of this entitlement.
-    pub fn entitlement_id(mut self, entitlement_id: impl Into<String>) -> Self {
-        self.entitlement_id = Some(entitlement_id.into());
-        self
-    }
-    /// Only groups with this status.
-    pub fn status(mut self, status: UsageRecordGroupStatus) -> Self {
-        self.status = Some(status);
-        self
-    }
-    /// Only groups from this source.
-    pub fn source(mut self, source: UsageRecordGroupSource) -> Self {
-        self.source = Some(source);
-        self
-    }
-    /// The server's `metaInfo` filter.
-    pub fn meta_info(mut self, meta_info: impl Into<String>) -> Self {
-        self.meta_info = Some(meta_info.into());
-        self
-    }
-    /// First day (UTC, inclusive).
-    pub fn start_date(mut self, date: Date) -> Self {
-        self.start_date = Some(date);
-        self
-    }
-    /// Last day (UTC).
-    pub fn end_date(mut self, date: Date) -> Self {
-        self.end_date = Some(date);
-        self
-    }
-    /// Page size, 1 to 1000.
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-    /// Number of groups to skip.
-    pub fn offset(mut self, offset: u32) -> Self {
-        self.offset = Some(offset);
-        self
+    setters! {
+        /// Only groups of this marketplace.
+        partner: Partner;
+        /// Only groups of this buyer.
+        buyer_id: String;
+        /// Only groups of this entitlement.
+        entitlement_id: String;
+        /// Only groups with this status.
+        status: UsageRecordGroupStatus;
+        /// Only groups from this source.
+        source: UsageRecordGroupSource;
+        /// The server's `metaInfo` filter.
+        meta_info: String;
+        /// First day (UTC, inclusive).
+        start_date: Date;
+        /// Last day (UTC).
+        end_date: Date;
+        /// Page size, 1 to 1000.
+        limit: u32;
+        /// Number of groups to skip.
+        offset: u32;
     }
 
     /// Checks the parameters and returns the query pairs to send, camelCase, in spec order.
@@ -515,82 +488,6 @@ impl ListUsageRecordGroups {
         )?;
         Ok(q)
     }
-}
-
-pub(crate) fn push_opt(q: &mut Vec<(&'static str, String)>, name: &'static str, v: Option<&str>) {
-    if let Some(v) = v {
-        q.push((name, v.to_owned()));
-    }
-}
-
-/// An id filter: refused when set but empty.
-pub(crate) fn push_id(
-    q: &mut Vec<(&'static str, String)>,
-    field: &'static str,
-    name: &'static str,
-    v: Option<&str>,
-) -> Result<()> {
-    if v.is_some_and(str::is_empty) {
-        return Err(Error::invalid(
-            field,
-            "must not be empty (leave it unset for no filter)",
-        ));
-    }
-    push_opt(q, name, v);
-    Ok(())
-}
-
-/// The date range and pagination parameters shared by both list calls.
-pub(crate) fn push_range(
-    q: &mut Vec<(&'static str, String)>,
-    start: Option<Date>,
-    end: Option<Date>,
-    limit: Option<u32>,
-    offset: Option<u32>,
-) -> Result<()> {
-    if let (Some(s), Some(e)) = (start, end)
-        && s > e
-    {
-        return Err(Error::invalid(
-            "start_date",
-            format!("start date {s} is after end date {e}"),
-        ));
-    }
-    if let Some(d) = start {
-        q.push(("startDate", ymd("start_date", d)?));
-    }
-    if let Some(d) = end {
-        q.push(("endDate", ymd("end_date", d)?));
-    }
-    if let Some(l) = limit {
-        if !(1..=MAX_LIST_LIMIT).contains(&l) {
-            return Err(Error::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_LIST_LIMIT}, got {l}"),
-            ));
-        }
-        q.push(("limit", l.to_string()));
-    }
-    if let Some(o) = offset {
-        q.push(("offset", o.to_string()));
-    }
-    Ok(())
-}
-
-/// A date as `YYYY-MM-DD`.
-pub(crate) fn ymd(field: &'static str, d: Date) -> Result<String> {
-    if !(1..=9999).contains(&d.year()) {
-        return Err(Error::invalid(
-            field,
-            format!("year {} is not YYYY", d.year()),
-        ));
-    }
-    Ok(format!(
-        "{:04}-{:02}-{:02}",
-        d.year(),
-        u8::from(d.month()),
-        d.day()
-    ))
 }
 
 /// Checks the usage of one group: exactly one of records/billable records, finite quantities,

@@ -10,9 +10,10 @@ use crate::billable_metric::{BillableMetricAggregationType, BillableMetricInfo};
 use crate::client::MeteringClient;
 use crate::error::Result;
 use crate::pages::paginate;
+use crate::query::{push_id, push_opt, push_range, setters};
 use crate::serde_util::{is_empty, null_as_default as nd, open_enum, rfc3339_opt};
 use crate::transport::Request;
-use crate::usage_record_group::{Partner, push_id, push_opt, push_range};
+use crate::usage_record_group::Partner;
 
 open_enum! {
     /// Status of a usage record report.
@@ -256,40 +257,21 @@ impl ListUsageRecordReports {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Only reports to this marketplace.
-    pub fn partner(mut self, partner: Partner) -> Self {
-        self.partner = Some(partner);
-        self
-    }
-    /// Only reports of this buyer.
-    pub fn buyer_id(mut self, buyer_id: impl Into<String>) -> Self {
-        self.buyer_id = Some(buyer_id.into());
-        self
-    }
-    /// Only reports of this entitlement.
-    pub fn entitlement_id(mut self, entitlement_id: impl Into<String>) -> Self {
-        self.entitlement_id = Some(entitlement_id.into());
-        self
-    }
-    /// First day (UTC, inclusive).
-    pub fn start_date(mut self, date: Date) -> Self {
-        self.start_date = Some(date);
-        self
-    }
-    /// Last day (UTC).
-    pub fn end_date(mut self, date: Date) -> Self {
-        self.end_date = Some(date);
-        self
-    }
-    /// Page size, 1 to 1000.
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-    /// Number of reports to skip.
-    pub fn offset(mut self, offset: u32) -> Self {
-        self.offset = Some(offset);
-        self
+    setters! {
+        /// Only reports to this marketplace.
+        partner: Partner;
+        /// Only reports of this buyer.
+        buyer_id: String;
+        /// Only reports of this entitlement.
+        entitlement_id: String;
+        /// First day (UTC, inclusive).
+        start_date: Date;
+        /// Last day (UTC).
+        end_date: Date;
+        /// Page size, 1 to 1000.
+        limit: u32;
+        /// Number of reports to skip.
+        offset: u32;
     }
 
     /// Checks the parameters and returns the query pairs to send, camelCase, in spec order.
