@@ -76,11 +76,35 @@
 //! [`Error::request_may_have_been_sent`]). [`Error::Decode`] keeps the status and a short
 //! excerpt of a body that did not match the API's schema.
 //!
-//! # Billing safety
+//! # Billing safety: retries and idempotency
 //!
-//! A report with an `id` is deduplicated by Suger: a repeat is answered 409
-//! ([`Error::is_conflict`]), which means the usage is *already recorded*. Batch items have no
-//! id: a batch whose answer was lost cannot be safely re-sent.
+//! * Every usage report carries an id: yours, or a random UUID the client generates for the call.
+//!   Suger deduplicates on it (a repeat is answered 409), so reports are retried after timeouts,
+//!   dropped connections, 429 and 5xx without billing twice. A 409 to a retry comes back as
+//!   [`Error::AlreadyReported`] (recorded once); a report that never got a definite answer as
+//!   [`Error::ReportOutcomeUnknown`] with the id to resend it under.
+//! * Batch items have no id: a batch is resent only when it provably never reached Suger; a batch
+//!   sent without a definite answer is [`Error::OutcomeUnknown`], carrying the batch back.
+//! * [`RetryPolicy`] documents exactly what is retried for which operation; the default makes up
+//!   to 3 attempts with full-jitter backoff and honours `Retry-After` up to 30 s.
+//!   [`RetryPolicy::disabled`] turns retries off.
+//! * [`MeteringClient::usage_record_groups`] and [`MeteringClient::usage_record_reports`] page
+//!   through a whole listing lazily, one page in memory at a time;
+//!   [`MeteringClient::report_usage_record_groups_in_batches`] reports any number of groups in
+//!   batches and tells per batch what happened.
+//!
+//! # Logging
+//!
+//! Through the [`log`](https://docs.rs/log) facade (target `suger_metering`): one `debug` event
+//! per attempt (method, path, status or error, attempt number) and an `info` event per retry with
+//! its delay. Headers are never logged; the API key appears in no event.
+//!
+//! # Features
+//!
+//! | feature | default | |
+//! |---|---|---|
+//! | `rustls` | yes | TLS through rustls with the webpki root certificates |
+//! | `fake` | no | `fake::FakeSuger`, an in-process fake of the Metering API for your tests |
 //!
 //! # Decoding Go's JSON
 //!

@@ -109,12 +109,32 @@ impl MeteringClient {
         let mut earlier_may_have_applied = false;
         loop {
             let error = match self.fetch_once(req) {
-                Ok(answer) => return (Ok(answer), earlier_may_have_applied),
+                Ok(answer) => {
+                    log::debug!(
+                        "{} {} -> {} (attempt {attempt})",
+                        req.method,
+                        req.path,
+                        answer.status
+                    );
+                    return (Ok(answer), earlier_may_have_applied);
+                }
                 Err(e) => e,
             };
             match policy.decide(req.idempotency, attempt, &error) {
-                Decision::Stop => return (Err(error), earlier_may_have_applied),
+                Decision::Stop => {
+                    log::debug!(
+                        "{} {} failed (attempt {attempt}): {error}",
+                        req.method,
+                        req.path
+                    );
+                    return (Err(error), earlier_may_have_applied);
+                }
                 Decision::Retry(wait) => {
+                    log::info!(
+                        "{} {} failed (attempt {attempt}), retrying in {wait:?}: {error}",
+                        req.method,
+                        req.path
+                    );
                     earlier_may_have_applied |= error.outcome_unknown();
                     policy.sleep(wait);
                     attempt += 1;

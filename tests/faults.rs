@@ -1550,3 +1550,37 @@ fn zz_summary() {
     assert_eq!(lost, 0);
     assert_eq!(duplicated, 0);
 }
+
+// =============================================================================================
+// Requests that never reached a server
+// =============================================================================================
+
+#[test]
+fn a_batch_to_a_closed_port_is_retried_and_reported_as_not_sent() {
+    // Bind then drop a listener: nothing listens on that port any more (connection refused).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let sleeps = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&sleeps);
+    let client = suger_metering::MeteringClient::builder()
+        .api_key("k")
+        .org_id("o")
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .proxy(None)
+        .retry(
+            RetryPolicy::default()
+                .sleep_fn(move |d| recorded.lock().unwrap_or_else(|e| e.into_inner()).push(d)),
+        )
+        .build()
+        .expect("client");
+    let e = client
+        .batch_report_usage_record_groups(&batch("ent-1", 2))
+        .expect_err("nothing listens");
+    // Connection refused proves the batch never left: it was retried (3 attempts, 2 waits)
+    // and is not reported as an unknown outcome.
+    assert!(matches!(e, Error::Transport(_)), "{e:?}");
+    assert!(!e.request_may_have_been_sent());
+    assert_eq!(sleeps.lock().unwrap().len(), 2);
+}
