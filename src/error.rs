@@ -186,7 +186,8 @@ impl Error {
     }
 
     /// `true` for a failure that may pass if the *same* request is sent again later:
-    /// timeouts, transport failures, HTTP 408, 429, 500, 502, 503, 504, and
+    /// timeouts, transport failures (I/O, DNS, connect; not a response over the size limit or a
+    /// TLS certificate error), HTTP 408, 429, 500, 502, 503, 504, and
     /// [`Error::ReportOutcomeUnknown`] (resend with the same id).
     ///
     /// Retrying is only safe when repeating the request cannot double-bill: see
@@ -195,7 +196,8 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
-            Error::Timeout(_) | Error::Transport(_) | Error::ReportOutcomeUnknown { .. } => true,
+            Error::Timeout(_) | Error::ReportOutcomeUnknown { .. } => true,
+            Error::Transport(e) => transient(e),
             _ => false,
         }
     }
@@ -228,6 +230,22 @@ impl Error {
             _ => false,
         }
     }
+}
+
+/// `true` for transport failures that another attempt may not meet: I/O, DNS, connect, a
+/// protocol error or stall. `false` for ones that would fail the same way again (a response over
+/// the size limit, a bad URI or proxy, TLS configuration or certificate problems).
+fn transient(e: &ureq::Error) -> bool {
+    matches!(
+        e,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Protocol(_)
+            | ureq::Error::BodyStalled
+            | ureq::Error::ConnectProxyFailed(_)
+    )
 }
 
 /// `true` when the ureq error proves the request never left this machine.
@@ -363,6 +381,17 @@ mod tests {
         let e = excerpt(body.as_bytes());
         assert!(e.ends_with('…'));
         assert!(!e.contains('\u{FFFD}'));
+    }
+
+    #[test]
+    fn only_transient_transport_failures_are_retryable() {
+        let io = Error::from(ureq::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert!(io.is_retryable());
+        assert!(Error::from(ureq::Error::HostNotFound).is_retryable());
+        assert!(!Error::from(ureq::Error::BodyExceedsLimit(10)).is_retryable());
+        assert!(!Error::from(ureq::Error::BadUri("x".into())).is_retryable());
     }
 
     #[test]

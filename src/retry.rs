@@ -139,7 +139,9 @@ impl RetryPolicy {
         let asked_to_wait = matches!(error.status(), Some(429 | 503)) && retry_after.is_some();
         let retryable = match kind {
             Idempotency::Safe => error.is_retryable(),
-            Idempotency::Unsafe => asked_to_wait || !error.request_may_have_been_sent(),
+            Idempotency::Unsafe => {
+                asked_to_wait || (!error.request_may_have_been_sent() && error.is_retryable())
+            }
         };
         if !retryable || matches!(error, Error::InvalidRequest { .. } | Error::Config(_)) {
             return Decision::Stop;
@@ -283,6 +285,8 @@ mod tests {
             api(502, None),
             timeout(),
             reset(),
+            // Never sent, but would fail the same way again.
+            Error::Transport(ureq::Error::BadUri("x".into())),
         ] {
             assert!(!retries(&p, Idempotency::Unsafe, &e), "{e}");
         }
