@@ -586,13 +586,14 @@ fn report_custom_max_attempts_is_honoured() {
 // Batch report
 // =============================================================================================
 
-#[test]
-fn batch_429_with_retry_after_is_retried_and_stored_once() {
+/// A batch answered `status` with `Retry-After: secs` once: the server says it did not process
+/// it, so it is resent after exactly that wait and stored once.
+fn batch_retried_after(status: u16, secs: u64) {
     let env = Env::new();
     let c = env.client();
     let sent = batch("ent-b", 3);
     env.inject(
-        Fault::status(429).retry_after("1"),
+        Fault::status(status).retry_after(&secs.to_string()),
         Operation::BatchReportUsageRecordGroups,
         1,
     );
@@ -600,24 +601,17 @@ fn batch_429_with_retry_after_is_retried_and_stored_once() {
     assert_eq!(created.len(), 3);
     assert_batch_stored_once(&env, "ent-b", &sent);
     assert_eq!(env.attempts(Operation::BatchReportUsageRecordGroups), 2);
-    assert_eq!(env.sleeps(), [Duration::from_secs(1)]);
+    assert_eq!(env.sleeps(), [Duration::from_secs(secs)]);
+}
+
+#[test]
+fn batch_429_with_retry_after_is_retried_and_stored_once() {
+    batch_retried_after(429, 1);
 }
 
 #[test]
 fn batch_503_with_retry_after_is_retried_and_stored_once() {
-    let env = Env::new();
-    let c = env.client();
-    let sent = batch("ent-b", 3);
-    env.inject(
-        Fault::status(503).retry_after("2"),
-        Operation::BatchReportUsageRecordGroups,
-        1,
-    );
-    let created = c.batch_report_usage_record_groups(&sent).expect("retried");
-    assert_eq!(created.len(), 3);
-    assert_batch_stored_once(&env, "ent-b", &sent);
-    assert_eq!(env.attempts(Operation::BatchReportUsageRecordGroups), 2);
-    assert_eq!(env.sleeps(), [Duration::from_secs(2)]);
+    batch_retried_after(503, 2);
 }
 
 #[test]
