@@ -2,13 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use ureq::http::Method;
 
 use crate::client::MeteringClient;
 use crate::error::{Error, Result};
+use crate::ids::check_id;
 use crate::serde_util::{is_empty, null_as_default as nd, open_enum, rfc3339_opt};
 use crate::transport::Request;
-use crate::usage_record_group::check_id;
 
 /// Shortest billable metric name the API accepts (characters).
 pub const MIN_BILLABLE_METRIC_NAME_LEN: usize = 4;
@@ -243,7 +242,7 @@ impl MeteringClient {
                 format!("is longer than {MAX_BILLABLE_METRIC_ID_LEN} characters"),
             ));
         }
-        self.call(Request::new(Method::POST, &["billableMetric"]).json(metric)?)
+        self.call(Request::post(&["billableMetric"]).json(metric)?)
     }
 
     /// Gets one billable metric.
@@ -264,10 +263,7 @@ impl MeteringClient {
     /// [`Error::InvalidRequest`] for an empty id; [`Error::Api`] 404 for an unknown metric.
     pub fn get_billable_metric(&self, billable_metric_id: &str) -> Result<BillableMetric> {
         check_id("billable_metric_id", billable_metric_id)?;
-        self.call(Request::new(
-            Method::GET,
-            &["billableMetric", billable_metric_id],
-        ))
+        self.call(Request::get(&["billableMetric", billable_metric_id]))
     }
 
     /// Lists the organization's billable metrics, optionally only those with `status`.
@@ -291,8 +287,7 @@ impl MeteringClient {
             .map(|s| ("status", s.as_str().to_owned()))
             .into_iter()
             .collect();
-        let metrics: Option<Vec<_>> =
-            self.call(Request::new(Method::GET, &["billableMetric"]).query(query))?;
+        let metrics: Option<Vec<_>> = self.call(Request::get(&["billableMetric"]).query(query))?;
         Ok(metrics.unwrap_or_default())
     }
 
@@ -325,8 +320,6 @@ impl MeteringClient {
         if let Some(description) = &params.description {
             check_description(description)?;
         }
-        self.call(
-            Request::new(Method::PATCH, &["billableMetric", billable_metric_id]).json(params)?,
-        )
+        self.call(Request::patch(&["billableMetric", billable_metric_id]).json(params)?)
     }
 }

@@ -3,13 +3,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use ureq::http::Method;
 
 use crate::client::MeteringClient;
+use crate::common::Partner;
 use crate::error::Result;
 use crate::serde_util::{is_empty, null_as_default as nd, null_values_as_default, open_enum};
 use crate::transport::Request;
-use crate::usage_record_group::Partner;
 
 open_enum! {
     /// How a source dimension converts to a destination dimension.
@@ -98,7 +97,7 @@ impl MeteringClient {
     /// # Errors
     /// [`Error::Api`](crate::Error::Api), transport and decode errors.
     pub fn get_usage_metering_config_info(&self) -> Result<UsageMeteringConfigInfo> {
-        self.call(Request::new(Method::GET, &["usageMeteringConfigInfo"]))
+        self.call(Request::get(&["usageMeteringConfigInfo"]))
     }
 
     /// Updates the organization's usage metering configuration.
@@ -121,6 +120,6 @@ impl MeteringClient {
         &self,
         config: &UsageMeteringConfigInfo,
     ) -> Result<UsageMeteringConfigInfo> {
-        self.call(Request::new(Method::PATCH, &["usageMeteringConfigInfo"]).json(config)?)
+        self.call(Request::patch(&["usageMeteringConfigInfo"]).json(config)?)
     }
 }

@@ -118,27 +118,31 @@
 
 #![warn(missing_docs)]
 
-pub mod billable_metric;
-pub mod client;
-pub mod config_info;
-pub mod error;
+mod billable_metric;
+mod client;
+mod common;
+mod config_info;
+mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod ids;
 mod pages;
 mod query;
 mod retry;
 mod serde_util;
 mod transport;
-pub mod usage_record_group;
-pub mod usage_record_report;
+mod usage_record_group;
+mod usage_record_report;
 
 pub use billable_metric::*;
 pub use client::{
     DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MeteringClient,
     MeteringClientBuilder,
 };
+pub use common::*;
 pub use config_info::*;
 pub use error::{Error, Result};
+pub use ids::{MAX_USAGE_RECORD_GROUP_ID_LEN, usage_record_group_id};
 pub use retry::RetryPolicy;
 pub use usage_record_group::*;
 pub use usage_record_report::*;

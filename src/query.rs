@@ -2,8 +2,8 @@
 
 use time::Date;
 
+use crate::common::MAX_LIST_LIMIT;
 use crate::error::{Error, Result};
-use crate::usage_record_group::MAX_LIST_LIMIT;
 
 /// Chained setters for a list-query builder: `field: String;` takes `impl Into<String>`, any
 /// other type is taken as is. Each sets `self.field = Some(value)`.

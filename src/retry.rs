@@ -4,9 +4,7 @@
 //! the loop around it lives in the transport.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -173,43 +171,9 @@ impl RetryPolicy {
     }
 }
 
-/// 64 random bits from the standard library's randomly keyed SipHash (keys come from the OS),
-/// mixed with a process-wide counter and the time. Not cryptographic; unique enough for
-/// jitter and request ids, without a dependency.
+/// 64 random bits (from the OS, through `uuid`'s v4 generator) for jitter.
 fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.write_u32(std::process::id());
-    h.finish()
-}
-
-/// A new random UUID (version 4 layout, 36 characters) for a usage report that has no id.
-///
-/// Made from the standard library's randomly keyed hasher rather than the `getrandom` crate:
-/// the id only has to be unique among this organization's reports, not unguessable, and this
-/// keeps the default build free of another dependency.
-pub(crate) fn new_report_id() -> String {
-    let hi = random_u64();
-    let lo = random_u64();
-    let bytes = ((u128::from(hi) << 64) | u128::from(lo)).to_be_bytes();
-    let mut b = bytes;
-    b[6] = (b[6] & 0x0f) | 0x40; // version 4
-    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let mut s = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{byte:02x}"));
-    }
-    s
+    uuid::Uuid::new_v4().as_u64_pair().0
 }
 
 #[cfg(test)]
@@ -328,19 +292,5 @@ mod tests {
             RetryPolicy::disabled().decide(Idempotency::Safe, 1, &api(502, None)),
             Decision::Stop
         );
-    }
-
-    #[test]
-    fn report_ids_are_uuid_shaped_and_unique() {
-        let a = new_report_id();
-        let b = new_report_id();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 36);
-        let dashes: Vec<usize> = a.match_indices('-').map(|(i, _)| i).collect();
-        assert_eq!(dashes, [8, 13, 18, 23]);
-        assert_eq!(&a[14..15], "4");
-        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
-        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_report_id()).collect();
-        assert_eq!(ids.len(), 10_000);
     }
 }

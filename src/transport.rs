@@ -35,7 +35,7 @@ impl Request {
     /// A request to `/org/{orgId}/` + the given segments, each percent-encoded.
     /// GET and PATCH are [`Idempotency::Safe`], other methods [`Idempotency::Unsafe`]
     /// until marked otherwise.
-    pub(crate) fn new(method: Method, segments: &[&str]) -> Self {
+    fn new(method: Method, segments: &[&str]) -> Self {
         let mut path = String::new();
         for s in segments {
             path.push('/');
@@ -53,6 +53,26 @@ impl Request {
             body: None,
             idempotency,
         }
+    }
+
+    /// `GET` of the given path segments.
+    pub(crate) fn get(segments: &[&str]) -> Self {
+        Self::new(Method::GET, segments)
+    }
+
+    /// `POST` to the given path segments.
+    pub(crate) fn post(segments: &[&str]) -> Self {
+        Self::new(Method::POST, segments)
+    }
+
+    /// `PATCH` of the given path segments.
+    pub(crate) fn patch(segments: &[&str]) -> Self {
+        Self::new(Method::PATCH, segments)
+    }
+
+    /// `DELETE` of the given path segments.
+    pub(crate) fn delete(segments: &[&str]) -> Self {
+        Self::new(Method::DELETE, segments)
     }
 
     /// Marks a POST as safe to repeat (a report carrying an id, a validation).

@@ -4,16 +4,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
-use ureq::http::Method;
 
 use crate::billable_metric::{BillableMetricAggregationType, BillableMetricInfo};
 use crate::client::MeteringClient;
+use crate::common::Partner;
 use crate::error::Result;
 use crate::pages::paginate;
 use crate::query::{push_id, push_opt, push_range, setters};
 use crate::serde_util::{is_empty, null_as_default as nd, open_enum, rfc3339_opt};
 use crate::transport::Request;
-use crate::usage_record_group::Partner;
 
 open_enum! {
     /// Status of a usage record report.
@@ -345,7 +344,7 @@ impl MeteringClient {
         &self,
         query: &ListUsageRecordReports,
     ) -> Result<ListUsageRecordReportsResponse> {
-        self.call(Request::new(Method::GET, &["usageRecordReport"]).query(query.query()?))
+        self.call(Request::get(&["usageRecordReport"]).query(query.query()?))
     }
 }
 
