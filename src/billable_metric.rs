@@ -84,10 +84,32 @@ open_enum! {
     }
 }
 
-/// A billable metric.
+/// A billable metric: what the server answers, and the body of
+/// [`MeteringClient::create_billable_metric`].
 ///
-/// As a request body ([`MeteringClient::create_billable_metric`]) only `name` is required;
-/// read-only fields (`id` if the server assigns it, times, `organization_id`) may stay empty.
+/// As a request body only `name` is required; read-only fields (`id` if the server assigns it,
+/// times, `organization_id`) may stay empty. Build it with `..Default::default()` (the way to
+/// build every request type of this crate: a field added in a later version then takes its
+/// default and your code keeps compiling):
+///
+/// ```
+/// use suger_metering::{BillableMetric, BillableMetricAggregationType};
+/// let metric = BillableMetric {
+///     name: "API calls".into(),
+///     aggregation_type: Some(BillableMetricAggregationType::Sum),
+///     ..Default::default()
+/// };
+/// ```
+///
+/// # Read and sent back
+/// A metric read from Suger and sent back (say, copied to another organization) keeps what it
+/// was read with: fields this version of the crate does not model are kept in `extra` (on this
+/// type and on every nested one), `aggregationType`, `status`, `info`, a filter's `operation`,
+/// `value` and `valueType` stay left out when they were. Two spellings that Go's `encoding/json`
+/// decodes to the same value may come back in one form: an empty or `null` string (`id`,
+/// `description`, `organizationId`, `propertyUniqueOn`), list or filter `value` is left out, an
+/// unset time (Go's zero time or `null`) is left out, times are sent in UTC, and a `null`
+/// `name` is sent as `""`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct BillableMetric {
@@ -112,15 +134,20 @@ pub struct BillableMetric {
     /// Status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<BillableMetricStatus>,
-    /// When the metric was created.
+    /// When the metric was created (UTC).
     #[serde(with = "rfc3339_opt", skip_serializing_if = "Option::is_none")]
     pub creation_time: Option<OffsetDateTime>,
-    /// When the metric last changed.
+    /// When the metric last changed (UTC).
     #[serde(with = "rfc3339_opt", skip_serializing_if = "Option::is_none")]
     pub last_update_time: Option<OffsetDateTime>,
+    /// Fields of the server's answer that this version of the crate does not model, sent back
+    /// unchanged. Don't put a modelled field's wire name here: it would be sent twice.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Filters and group-bys of a billable metric.
+/// Filters and group-bys of a billable metric. Build it with `..Default::default()`; see
+/// [`BillableMetric`] for what a read and sent back metric keeps.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct BillableMetricInfo {
@@ -133,18 +160,26 @@ pub struct BillableMetricInfo {
     /// The property counted by a `UNIQUE_COUNT` metric.
     #[serde(deserialize_with = "nd", skip_serializing_if = "String::is_empty")]
     pub property_unique_on: String,
+    /// Fields this version of the crate does not model, sent back unchanged.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A group of filters.
+/// A group of filters. Build it with `..Default::default()`; see [`BillableMetric`] for what a
+/// read and sent back metric keeps.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BillableMetricFilterGroup {
     /// The filters.
     #[serde(deserialize_with = "nd", skip_serializing_if = "is_empty")]
     pub filters: Vec<BillableMetricFilter>,
+    /// Fields this version of the crate does not model, sent back unchanged.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// One filter on a usage record property.
+/// One filter on a usage record property. Build it with `..Default::default()`; see
+/// [`BillableMetric`] for what a read and sent back metric keeps.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct BillableMetricFilter {
@@ -154,16 +189,31 @@ pub struct BillableMetricFilter {
     /// The operation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation: Option<BillableMetricFilterOperation>,
-    /// The value (any JSON; its type follows `value_type`).
+    /// The value (any JSON; its type follows `value_type`), kept as it was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<serde_json::Value>,
     /// The value's type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_type: Option<BillableMetricFilterValueType>,
+    /// Fields this version of the crate does not model, sent back unchanged.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The body of [`MeteringClient::update_billable_metric`]: only the fields that are `Some` are
 /// sent and changed.
+///
+/// Build it with `..Default::default()` (the way to build every request type of this crate: a
+/// field added in a later version then takes its default, `None`, and your code keeps
+/// compiling):
+///
+/// ```
+/// use suger_metering::UpdateBillableMetricParams;
+/// let params = UpdateBillableMetricParams {
+///     description: Some("API calls, all regions".into()),
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UpdateBillableMetricParams {
@@ -321,5 +371,101 @@ impl MeteringClient {
             check_description(description)?;
         }
         self.call(Request::patch(&["billableMetric", billable_metric_id]).json(params)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// A metric as Suger may send it next year: fields the crate does not model at every level,
+    /// optional fields left out, filter values of several JSON types.
+    fn metric_with_unknown_fields() -> Value {
+        json!({
+            "id": "bm-1",
+            "name": "LLM tokens",
+            "description": "Tokens processed, by model",
+            "organizationId": "org-1",
+            "aggregationType": "SUM",
+            "status": "ARCHIVED",
+            "info": {
+                "filterGroups": [
+                    {
+                        "filters": [
+                            { "name": "model", "operation": "IS", "value": "large", "valueType": "STRING" },
+                            { "name": "weight", "operation": "GTE", "value": 2.5, "valueType": "FLOAT", "unit": "kg" },
+                            { "name": "tiny", "operation": "LT", "value": 1e-75 },
+                            { "name": "region", "operation": "EXISTS" },
+                            { "name": "tags", "operation": "IN", "value": ["a", 1, null, {"b": 2}] }
+                        ],
+                        "combinator": "OR"
+                    }
+                ],
+                "groupBys": ["region", "model"],
+                "propertyUniqueOn": "user",
+                "window": { "size": 1, "unit": "HOUR" }
+            },
+            "creationTime": "2026-01-15T08:30:00.123456789Z",
+            "lastUpdateTime": "2026-01-16T00:00:00Z",
+            "createdBy": "user-1",
+            "archived": null
+        })
+    }
+
+    #[test]
+    fn a_metric_with_unknown_fields_round_trips_unchanged() {
+        let read = metric_with_unknown_fields();
+        let metric: BillableMetric = serde_json::from_value(read.clone()).unwrap();
+        let sent: Value = serde_json::from_str(&serde_json::to_string(&metric).unwrap()).unwrap();
+        assert_eq!(sent, read);
+    }
+
+    #[test]
+    fn unknown_fields_are_kept_where_they_were() {
+        let metric: BillableMetric = serde_json::from_value(metric_with_unknown_fields()).unwrap();
+        assert_eq!(metric.extra["createdBy"], json!("user-1"));
+        assert_eq!(metric.extra["archived"], Value::Null);
+        assert_eq!(
+            metric.status,
+            Some(BillableMetricStatus::Other("ARCHIVED".into()))
+        );
+        let info = metric.info.as_ref().unwrap();
+        assert_eq!(info.extra["window"], json!({ "size": 1, "unit": "HOUR" }));
+        let group = &info.filter_groups[0];
+        assert_eq!(group.extra["combinator"], json!("OR"));
+        assert_eq!(group.filters[1].extra["unit"], json!("kg"));
+        assert_eq!(
+            (
+                group.filters[3].value.as_ref(),
+                group.filters[3].value_type.as_ref()
+            ),
+            (None, None)
+        );
+        assert!(group.filters[0].extra.is_empty());
+    }
+
+    #[test]
+    fn go_zero_values_decode_as_empty_and_are_left_out() {
+        let read = json!({
+            "id": "bm-1",
+            "name": null,
+            "description": "",
+            "organizationId": null,
+            "aggregationType": null,
+            "info": { "filterGroups": [{ "filters": null }], "groupBys": null, "propertyUniqueOn": "" },
+            "creationTime": "2026-01-15T10:30:00+02:00",
+            "lastUpdateTime": "0001-01-01T00:00:00Z"
+        });
+        let metric: BillableMetric = serde_json::from_value(read).unwrap();
+        assert_eq!(
+            serde_json::to_value(&metric).unwrap(),
+            json!({
+                "id": "bm-1",
+                "name": "",
+                "info": { "filterGroups": [{}] },
+                "creationTime": "2026-01-15T08:30:00Z"
+            })
+        );
     }
 }
