@@ -35,8 +35,18 @@ open_enum! {
 }
 
 /// A usage record report.
+///
+/// Response-only and `#[non_exhaustive]`: a later version may add fields. Outside this crate
+/// (say, in a test double) build one from `Default` and set its fields:
+///
+/// ```
+/// use suger_metering::MeteringUsageRecordReport;
+/// let mut report = MeteringUsageRecordReport::default();
+/// report.id = "report-1".into();
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct MeteringUsageRecordReport {
     /// The report's id.
     #[serde(deserialize_with = "nd")]
@@ -76,8 +86,12 @@ pub struct MeteringUsageRecordReport {
 /// The marketplaces' raw request and response payloads (`aws_metering_request`, ...,
 /// `alibaba_metering_response`) are kept as [`serde_json::Value`]: they are the marketplaces'
 /// own formats, passed through unchanged.
+///
+/// Response-only and `#[non_exhaustive]`: outside this crate, build one from `Default` and set
+/// its fields.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct MeteringUsageRecordReportInfo {
     /// The report's status.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,8 +186,12 @@ pub struct MeteringUsageRecordReportInfo {
 }
 
 /// A v2 billable record aggregated over a report's period.
+///
+/// Response-only and `#[non_exhaustive]`: outside this crate, build one from `Default` and set
+/// its fields.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct AggregatedMeteringUsageRecord {
     /// The billable metric's key.
     #[serde(deserialize_with = "nd")]
@@ -202,8 +220,12 @@ pub struct AggregatedMeteringUsageRecord {
 }
 
 /// Result of a unique-count aggregation.
+///
+/// Response-only and `#[non_exhaustive]`: outside this crate, build one from `Default` and set
+/// its fields.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct UniqueCountAggregationResult {
     /// Unique property values of the current hour that are new today.
     #[serde(
@@ -214,8 +236,12 @@ pub struct UniqueCountAggregationResult {
 }
 
 /// A page of usage record reports.
+///
+/// Response-only and `#[non_exhaustive]`: outside this crate, build one from `Default` and set
+/// its fields.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct ListUsageRecordReportsResponse {
     /// The reports of this page (empty when the server sends `null`).
     #[serde(rename = "usageRecordReports", deserialize_with = "nd")]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::common::Partner;
-use crate::serde_util::{is_empty, null_as_default as nd, open_enum, rfc3339_opt};
+use crate::serde_util::{go_f64, is_empty, null_as_default as nd, open_enum, rfc3339_opt};
 
 open_enum! {
     /// Status of a usage record group.
@@ -47,14 +47,35 @@ open_enum! {
 }
 
 /// One v2 usage record: a quantity for a billable metric.
+///
+/// Build it with [`MeteringUsageRecord::new`] or with `..Default::default()` (the way to build
+/// every request type of this crate: a field added in a later version then takes its default
+/// and your code keeps compiling).
+///
+/// A record read from Suger (in [`MeteringUsageRecordGroupMetaInfo::billable_records`]) and
+/// sent again keeps what it was read with: unmodelled fields stay in `extra`, the properties
+/// and the quantity come back as the same JSON values (`3` stays `3`, `1e-75` keeps its bits).
+/// A `null` or missing quantity comes back as `0` (Go's zero value), and empty or `null`
+/// properties are left out.
+///
+/// ```
+/// use suger_metering::MeteringUsageRecord;
+/// let by_new = MeteringUsageRecord::new("tokens", 1200.0).property("model", "large");
+/// let by_default = MeteringUsageRecord {
+///     key: "tokens".into(),
+///     quantity: 1200.0,
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MeteringUsageRecord {
     /// The billable metric's key.
     #[serde(deserialize_with = "nd")]
     pub key: String,
-    /// The quantity (or numeric value) of the billable metric.
-    #[serde(deserialize_with = "nd")]
+    /// The quantity (or numeric value) of the billable metric. Sent as Go writes numbers: an
+    /// integral value without a fraction (`3`, not `3.0`).
+    #[serde(with = "go_f64")]
     pub quantity: f64,
     /// Properties matched against the billable metric's filters (arbitrary JSON values).
     #[serde(
@@ -62,6 +83,10 @@ pub struct MeteringUsageRecord {
         skip_serializing_if = "serde_json::Map::is_empty"
     )]
     pub properties: serde_json::Map<String, serde_json::Value>,
+    /// Fields of the server's answer that this version of the crate does not model, sent back
+    /// unchanged. Don't put a modelled field's wire name here: it would be sent twice.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl MeteringUsageRecord {
@@ -71,6 +96,7 @@ impl MeteringUsageRecord {
             key: key.into(),
             quantity,
             properties: serde_json::Map::new(),
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -90,6 +116,18 @@ impl MeteringUsageRecord {
 /// Give it an `id` (at most 36 characters) so that the report is deduplicated: Suger answers
 /// 409 to a second report with the same id. `entitlement_id` and `organization_id` may be left
 /// empty: the client fills them from the call's entitlement id and its org id.
+///
+/// Build it with `..Default::default()` (the way to build every request type of this crate: a
+/// field added in a later version then takes its default and your code keeps compiling):
+///
+/// ```
+/// use suger_metering::CreateUsageRecordGroupParams;
+/// let params = CreateUsageRecordGroupParams {
+///     id: Some("4f0c5f8e-2b7a-5c1e-9d3a-0e6b7c8d9e10".into()),
+///     records: [("api_calls".to_string(), 1200.0)].into(),
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreateUsageRecordGroupParams {
@@ -124,6 +162,18 @@ pub struct CreateUsageRecordGroupParams {
 }
 
 /// One item of a batch report or validation.
+///
+/// Build it with `..Default::default()` (the way to build every request type of this crate: a
+/// field added in a later version then takes its default and your code keeps compiling):
+///
+/// ```
+/// use suger_metering::{MeteringUsageRecord, NewUsageRecordGroup};
+/// let item = NewUsageRecordGroup {
+///     entitlement_id: "entitlement-1".into(),
+///     billable_records: vec![MeteringUsageRecord::new("tokens", 1200.0)],
+///     ..Default::default()
+/// };
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NewUsageRecordGroup {
@@ -149,8 +199,19 @@ pub struct NewUsageRecordGroup {
 }
 
 /// A stored usage record group, as the server answers it.
+///
+/// Response-only and `#[non_exhaustive]`: a later version may add fields. Outside this crate
+/// (say, in a test double) build one from `Default` and set its fields:
+///
+/// ```
+/// use suger_metering::{MeteringUsageRecordGroup, UsageRecordGroupStatus};
+/// let mut group = MeteringUsageRecordGroup::default();
+/// group.id = "group-1".into();
+/// group.status = Some(UsageRecordGroupStatus::Created);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct MeteringUsageRecordGroup {
     /// The group's id.
     #[serde(deserialize_with = "nd")]
@@ -206,8 +267,12 @@ pub struct MeteringUsageRecordGroup {
 }
 
 /// Server-side details of a usage record group. Read-only: never sent when reporting.
+///
+/// Response-only and `#[non_exhaustive]`: outside this crate, build one from `Default` and set
+/// its fields.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct MeteringUsageRecordGroupMetaInfo {
     /// Whether validation of the group was skipped.
     #[serde(rename = "SkipValidation", deserialize_with = "nd")]
@@ -289,8 +354,12 @@ pub struct MeteringUsageRecordGroupMetaInfo {
 }
 
 /// A page of usage record groups.
+///
+/// Response-only and `#[non_exhaustive]`: outside this crate, build one from `Default` and set
+/// its fields.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct ListUsageRecordGroupsResponse {
     /// The groups of this page (empty when the server sends `null`).
     #[serde(rename = "usageRecordGroups", deserialize_with = "nd")]
@@ -313,5 +382,47 @@ mod tests {
         let p: Partner = serde_json::from_str(r#""""#).unwrap();
         assert_eq!(p, Partner::Unspecified);
         assert_eq!(Partner::from("AWS_CHINA"), Partner::AwsChina);
+    }
+
+    #[test]
+    fn a_usage_record_read_and_sent_again_is_unchanged() {
+        let read = serde_json::json!({
+            "key": "tokens",
+            "quantity": 3,
+            "properties": { "model": "large", "weight": 1e-75, "tags": ["a", null] },
+            "unit": "token",
+            "sampledAt": null
+        });
+        let group: MeteringUsageRecordGroup = serde_json::from_value(serde_json::json!({
+            "metaInfo": { "billableRecords": [read.clone()] }
+        }))
+        .unwrap();
+        let record = &group.meta_info.unwrap().billable_records[0];
+        assert_eq!(record.quantity, 3.0);
+        assert_eq!(record.extra["unit"], "token");
+        let sent = serde_json::to_string(&NewUsageRecordGroup {
+            entitlement_id: "e".into(),
+            billable_records: vec![record.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+        let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
+        assert_eq!(sent["billableRecords"][0], read);
+    }
+
+    #[test]
+    fn a_usage_record_built_in_code_sends_only_what_was_set() {
+        let r = MeteringUsageRecord::new("seats", 2.0);
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"key":"seats","quantity":2}"#
+        );
+        let r: MeteringUsageRecord =
+            serde_json::from_str(r#"{"key":"k","quantity":null,"properties":null}"#).unwrap();
+        assert_eq!(r, MeteringUsageRecord::new("k", 0.0));
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"key":"k","quantity":0}"#
+        );
     }
 }

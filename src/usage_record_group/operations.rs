@@ -21,7 +21,10 @@ use crate::transport::Request;
 pub const DEFAULT_BATCH_SIZE: usize = 1000;
 
 /// What happened to one batch of [`MeteringClient::report_usage_record_groups_in_batches`].
+///
+/// `#[non_exhaustive]`: a later version may add fields, so read it by field access.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct BatchOutcome {
     /// The batch: indexes into the slice that was passed in.
     pub range: std::ops::Range<usize>,
