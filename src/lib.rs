@@ -118,7 +118,9 @@
 
 #![warn(missing_docs)]
 
+mod base_url;
 mod billable_metric;
+mod builder;
 mod client;
 mod common;
 mod config_info;
@@ -130,20 +132,21 @@ mod pages;
 mod query;
 mod retry;
 mod serde_util;
+mod tls;
 mod transport;
+mod transport_error;
 mod usage_record_group;
 mod usage_record_report;
 
 pub use billable_metric::*;
-pub use client::{
-    DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MeteringClient,
-    MeteringClientBuilder,
-};
+pub use builder::{DEFAULT_MAX_IDLE_CONNECTIONS, MeteringClientBuilder};
+pub use client::{DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MeteringClient};
 pub use common::*;
 pub use config_info::*;
 pub use error::{Error, Result};
 pub use ids::{MAX_USAGE_RECORD_GROUP_ID_LEN, usage_record_group_id};
-pub use retry::RetryPolicy;
+pub use retry::{DEFAULT_DEADLINE, RetryPolicy};
+pub use transport_error::{TransportError, TransportErrorKind};
 pub use usage_record_group::*;
 pub use usage_record_report::*;
 

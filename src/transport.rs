@@ -15,8 +15,11 @@ use crate::retry::{Decision, Idempotency};
 /// `application/json`, for `Accept` and `Content-Type` (a static value: no parse per request).
 static JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
 
-/// Responses larger than this are refused (a 1000-group page is about 1 MB).
-const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest answer to a call about one object (a group, a metric, the config, a verdict).
+pub(crate) const MAX_SINGLE_BYTES: u64 = 1024 * 1024;
+/// The largest answer that is a list: a page of at most 1000 items or a batch's created groups.
+/// A page of 1000 v1 groups is about 0.7 MB; this leaves room for v2 records and metaInfo.
+pub(crate) const MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One API request, described by a resource method.
 pub(crate) struct Request {
@@ -29,6 +32,8 @@ pub(crate) struct Request {
     body: Option<Vec<u8>>,
     /// Whether a failed attempt may be sent again.
     idempotency: Idempotency,
+    /// Whether the answer is a list (a page or a batch): it may be larger.
+    list: bool,
 }
 
 impl Request {
@@ -52,6 +57,7 @@ impl Request {
             query: Vec::new(),
             body: None,
             idempotency,
+            list: false,
         }
     }
 
@@ -78,6 +84,12 @@ impl Request {
     /// Marks a POST as safe to repeat (a report carrying an id, a validation).
     pub(crate) fn idempotent(mut self) -> Self {
         self.idempotency = Idempotency::Safe;
+        self
+    }
+
+    /// Marks a request whose answer is a list (a page, or the groups of a batch).
+    pub(crate) fn list(mut self) -> Self {
+        self.list = true;
         self
     }
 
@@ -109,6 +121,15 @@ impl Answer {
     }
 }
 
+/// The outcome of [`MeteringClient::fetch_tracked`].
+pub(crate) struct Fetched {
+    /// The last attempt's answer or error.
+    pub(crate) result: Result<Answer>,
+    /// Whether an earlier, failed attempt may have been applied by the server (it was sent and
+    /// got no definite answer).
+    pub(crate) earlier_attempt_may_have_applied: bool,
+}
+
 impl MeteringClient {
     /// Sends `req` and decodes a 2xx body into `T`.
     pub(crate) fn call<T: DeserializeOwned>(&self, req: Request) -> Result<T> {
@@ -118,17 +139,24 @@ impl MeteringClient {
     /// Sends `req`, retrying as the client's [`RetryPolicy`](crate::RetryPolicy) allows;
     /// a 2xx answer is `Ok`, any other status is [`Error::Api`].
     pub(crate) fn fetch(&self, req: &Request) -> Result<Answer> {
-        self.fetch_tracked(req).0
+        self.fetch_tracked(req).result
     }
 
-    /// [`fetch`](Self::fetch), also telling whether an earlier, failed attempt may have been
-    /// applied by the server (it was sent and got no definite answer).
-    pub(crate) fn fetch_tracked(&self, req: &Request) -> (Result<Answer>, bool) {
+    /// [`fetch`](Self::fetch), also telling whether an earlier attempt may have been applied.
+    ///
+    /// Time is spent by attempts (measured) and waits (as asked of the sleep function); the
+    /// policy's deadline bounds their sum.
+    pub(crate) fn fetch_tracked(&self, req: &Request) -> Fetched {
         let policy = &self.inner.retry;
+        let deadline = policy.deadline_duration();
+        let mut spent = Duration::ZERO;
         let mut attempt = 1;
-        let mut earlier_may_have_applied = false;
+        let mut earlier_attempt_may_have_applied = false;
         loop {
-            let error = match self.fetch_once(req) {
+            let started = std::time::Instant::now();
+            let outcome = self.fetch_once(req, deadline.saturating_sub(spent));
+            spent += started.elapsed();
+            let error = match outcome {
                 Ok(answer) => {
                     log::debug!(
                         "{} {} -> {} (attempt {attempt})",
@@ -136,18 +164,25 @@ impl MeteringClient {
                         req.path,
                         answer.status
                     );
-                    return (Ok(answer), earlier_may_have_applied);
+                    return Fetched {
+                        result: Ok(answer),
+                        earlier_attempt_may_have_applied,
+                    };
                 }
                 Err(e) => e,
             };
-            match policy.decide(req.idempotency, attempt, &error) {
+            let left = deadline.saturating_sub(spent);
+            match policy.decide(req.idempotency, attempt, &error, left) {
                 Decision::Stop => {
                     log::debug!(
                         "{} {} failed (attempt {attempt}): {error}",
                         req.method,
                         req.path
                     );
-                    return (Err(error), earlier_may_have_applied);
+                    return Fetched {
+                        result: Err(error),
+                        earlier_attempt_may_have_applied,
+                    };
                 }
                 Decision::Retry(wait) => {
                     log::info!(
@@ -155,16 +190,17 @@ impl MeteringClient {
                         req.method,
                         req.path
                     );
-                    earlier_may_have_applied |= error.outcome_unknown();
+                    earlier_attempt_may_have_applied |= error.outcome_unknown();
                     policy.sleep(wait);
+                    spent += wait;
                     attempt += 1;
                 }
             }
         }
     }
 
-    /// One attempt.
-    fn fetch_once(&self, req: &Request) -> Result<Answer> {
+    /// One attempt, given at most `left` (its own timeout permitting).
+    fn fetch_once(&self, req: &Request, left: Duration) -> Result<Answer> {
         let mut url = String::with_capacity(self.inner.org_url.len() + req.path.len() + 64);
         url.push_str(&self.inner.org_url);
         url.push_str(&req.path);
@@ -187,15 +223,15 @@ impl MeteringClient {
             Some(body) => builder
                 .header(http::header::CONTENT_TYPE, JSON.clone())
                 .body(body.as_slice())
-                .map(|r| self.agent.run(r)),
+                .map(|r| self.run(r, left)),
             // A POST without a body (retry) sends `Content-Length: 0`: with `()` ureq would
             // announce a chunked body.
-            None if req.method == Method::POST => builder.body(&[][..]).map(|r| self.agent.run(r)),
-            None => builder.body(()).map(|r| self.agent.run(r)),
+            None if req.method == Method::POST => builder.body(&[][..]).map(|r| self.run(r, left)),
+            None => builder.body(()).map(|r| self.run(r, left)),
         };
         let mut resp = sent
             .map_err(|e| Error::invalid("request", e.to_string()))?
-            .map_err(Error::from)?;
+            .map_err(Error::from_ureq)?;
 
         let status = resp.status().as_u16();
         let retry_after = resp
@@ -203,18 +239,41 @@ impl MeteringClient {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
+        let limit = if req.list {
+            self.inner.max_list_bytes
+        } else {
+            self.inner.max_single_bytes
+        };
         let body = resp
             .body_mut()
             .with_config()
-            .limit(MAX_BODY_BYTES)
+            .limit(limit)
             .read_to_vec()
-            .map_err(Error::from)?;
+            .map_err(Error::from_ureq)?;
 
         if (200..300).contains(&status) {
             Ok(Answer { status, body })
         } else {
             Err(api_error(status, &body, retry_after))
         }
+    }
+
+    /// Runs one HTTP exchange on the shared agent. Only when the deadline leaves less than the
+    /// attempt's own timeout does the request get a configuration of its own (a copy).
+    fn run<B: ureq::AsSendBody>(
+        &self,
+        request: http::Request<B>,
+        left: Duration,
+    ) -> std::result::Result<http::Response<ureq::Body>, ureq::Error> {
+        if left >= self.inner.timeout {
+            return self.agent.run(request);
+        }
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(left.max(Duration::from_millis(1))))
+            .build();
+        self.agent.run(request)
     }
 }
 

@@ -344,7 +344,11 @@ impl MeteringClient {
         &self,
         query: &ListUsageRecordReports,
     ) -> Result<ListUsageRecordReportsResponse> {
-        self.call(Request::get(&["usageRecordReport"]).query(query.query()?))
+        self.call(
+            Request::get(&["usageRecordReport"])
+                .query(query.query()?)
+                .list(),
+        )
     }
 }
 

@@ -335,7 +335,7 @@ impl FakeSuger {
             .base_url(self.base_url())
             .api_key(self.api_key())
             .org_id(self.org_id())
-            .proxy(None)
+            .no_proxy()
     }
 
     /// The organization id the fake serves: `"fake-org"`. Any other org in a path gets 403.

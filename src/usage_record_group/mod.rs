@@ -7,7 +7,7 @@
 mod models;
 mod operations;
 mod query;
-mod validate;
+pub(crate) mod validate;
 
 pub use models::*;
 pub use operations::{BatchOutcome, DEFAULT_BATCH_SIZE};

@@ -2,12 +2,59 @@
 
 use std::collections::BTreeMap;
 
-use super::models::{MeteringUsageRecord, NewUsageRecordGroup};
+use time::{Duration, OffsetDateTime};
+
+use super::models::{CreateUsageRecordGroupParams, MeteringUsageRecord, NewUsageRecordGroup};
 use crate::error::{Error, Result};
+use crate::ids::{MAX_USAGE_RECORD_GROUP_ID_LEN, check_id};
+
+/// How far in the future a usage `timestamp` may lie (clock skew between hosts).
+pub(crate) const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
+
+/// Checks a single report before anything is sent or written: the entitlement, the id, the
+/// usage and its timestamp.
+pub(crate) fn check_report(
+    entitlement_id: &str,
+    params: &CreateUsageRecordGroupParams,
+) -> Result<()> {
+    check_id("entitlement_id", entitlement_id)?;
+    if let Some(id) = &params.id {
+        check_id("id", id)?;
+        if id.chars().count() > MAX_USAGE_RECORD_GROUP_ID_LEN {
+            return Err(Error::invalid(
+                "id",
+                format!("is longer than {MAX_USAGE_RECORD_GROUP_ID_LEN} characters"),
+            ));
+        }
+    }
+    check_timestamp(params.timestamp)?;
+    if !check_usage(
+        &params.records,
+        &params.billable_records,
+        params.meta_info.is_some(),
+    )? {
+        return Err(Error::invalid("records", ALL_ZERO));
+    }
+    Ok(())
+}
+
+/// Refuses a usage time more than [`MAX_FUTURE_SKEW`] ahead of this machine's clock: the
+/// marketplaces refuse future usage.
+fn check_timestamp(timestamp: Option<OffsetDateTime>) -> Result<()> {
+    if let Some(t) = timestamp
+        && t > OffsetDateTime::now_utc() + MAX_FUTURE_SKEW
+    {
+        return Err(Error::invalid(
+            "timestamp",
+            format!("{t} is more than 5 minutes in the future"),
+        ));
+    }
+    Ok(())
+}
 
 /// Checks the usage of one group: exactly one of records/billable records, finite quantities,
 /// no metaInfo. Returns whether any quantity is non-zero.
-pub(super) fn check_usage(
+fn check_usage(
     records: &BTreeMap<String, f64>,
     billable_records: &[MeteringUsageRecord],
     meta_info: bool,
@@ -33,6 +80,15 @@ pub(super) fn check_usage(
         }
         _ => {}
     }
+    if records.keys().any(String::is_empty) {
+        return Err(Error::invalid("records", "a dimension name is empty"));
+    }
+    if billable_records.iter().any(|r| r.key.is_empty()) {
+        return Err(Error::invalid(
+            "billable_records",
+            "a billable metric key is empty",
+        ));
+    }
     let quantities = records
         .values()
         .copied()
@@ -45,12 +101,18 @@ pub(super) fn check_usage(
                 format!("quantity {q} is not a finite number"),
             ));
         }
+        if q < 0.0 {
+            return Err(Error::invalid(
+                "records",
+                format!("quantity {q} is negative (the marketplaces refuse negative usage)"),
+            ));
+        }
         any_non_zero |= q != 0.0;
     }
     Ok(any_non_zero)
 }
 
-pub(super) const ALL_ZERO: &str = "every quantity is zero (the server rejects this)";
+const ALL_ZERO: &str = "every quantity is zero (the server rejects this)";
 
 /// Checks a batch for report or validation.
 pub(super) fn check_batch(groups: &[NewUsageRecordGroup]) -> Result<()> {
@@ -62,6 +124,7 @@ pub(super) fn check_batch(groups: &[NewUsageRecordGroup]) -> Result<()> {
         if g.entitlement_id.is_empty() {
             return Err(Error::invalid("entitlement_id", "must not be empty"));
         }
+        check_timestamp(g.timestamp)?;
         any_non_zero |= check_usage(&g.records, &g.billable_records, g.meta_info.is_some())?;
     }
     if !any_non_zero {
