@@ -246,3 +246,65 @@ impl MeteringClientBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_key(key: &str) -> Result<MeteringClient> {
+        MeteringClient::builder()
+            .api_key(key)
+            .org_id("org-1")
+            .base_url("http://127.0.0.1:1")
+            .build()
+    }
+
+    #[test]
+    fn keys_that_cannot_be_sent_are_refused_at_build() {
+        for bad in [
+            "",
+            "s3cr3t-clé",
+            "s3cr3t\n",
+            " s3cr3t",
+            "s3cr3t ",
+            "s3\u{7f}cr3t",
+            "s3cr3t x",
+        ] {
+            let e = with_key(bad).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{bad:?}: {e:?}");
+            assert!(
+                !format!("{e} {e:?}").contains("s3cr3t"),
+                "the key is not echoed: {e}"
+            );
+        }
+        assert!(with_key("Ab0-_.~+/=:").is_ok());
+    }
+
+    #[test]
+    fn https_needs_a_tls_feature() {
+        let built = MeteringClient::builder()
+            .api_key("k")
+            .org_id("o")
+            .base_url("https://api.suger.cloud")
+            .build();
+        if cfg!(any(feature = "rustls", feature = "native-tls")) {
+            assert!(built.is_ok());
+        } else {
+            let e = built.unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{e:?}");
+            assert!(e.to_string().contains("`rustls`"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_debug_of_a_builder_hides_key_and_proxy_credentials() {
+        let b = MeteringClient::builder()
+            .api_key("s3cr3t-key")
+            .proxy("http://user:hunter2@proxy.corp:3128");
+        let text = format!("{b:?}");
+        assert!(
+            !text.contains("s3cr3t-key") && !text.contains("hunter2"),
+            "{text}"
+        );
+    }
+}

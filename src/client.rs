@@ -114,6 +114,7 @@ mod tests {
         let a = MeteringClient::builder()
             .api_key("k")
             .org_id("o")
+            .base_url("http://127.0.0.1:1")
             .build()
             .unwrap();
         let b = a.clone();

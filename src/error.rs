@@ -311,8 +311,8 @@ pub(crate) fn error_message(body: &[u8]) -> String {
         }
         _ => {}
     }
-    let text = printable(&excerpt(body));
-    let text = text.trim();
+    let text = printable(excerpt(body).trim());
+    let text = text.as_str();
     if text.is_empty() {
         "(empty body)".to_owned()
     } else {

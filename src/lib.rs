@@ -150,6 +150,10 @@ pub use transport_error::{TransportError, TransportErrorKind};
 pub use usage_record_group::*;
 pub use usage_record_report::*;
 
+/// The `time` crate, whose `Date` and `OffsetDateTime` appear in this crate's API: use
+/// `suger_metering::time::macros::date!` and friends without adding the dependency yourself.
+pub use time;
+
 /// The README's examples, compiled as doc tests so that they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

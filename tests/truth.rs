@@ -88,15 +88,20 @@ fn spawn_server(serve: impl Fn(TcpStream, &Seen) + Send + Sync + 'static) -> (u1
 /// A TLS server on loopback with a certificate for 127.0.0.1 issued by a fresh CA; returns the
 /// port, what it saw, and the CA's PEM.
 fn tls_server() -> (u16, Seen, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Distinct names: OpenSSL takes a certificate whose subject is its issuer for self-signed.
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "suger-metering test CA");
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
+    let mut leaf_params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
     let config = Arc::new(
         rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -442,4 +447,149 @@ fn an_answer_over_the_size_limit_is_an_error_not_an_abort() {
         Some(TransportErrorKind::ResponseTooLarge)
     );
     assert_eq!(seen.requests(), 1);
+}
+
+mod deadline {
+    use super::*;
+    use suger_metering::fake::{FakeSuger, Fault, Operation};
+
+    #[test]
+    fn slow_attempts_stop_at_the_deadline() {
+        let fake = FakeSuger::start().unwrap();
+        fake.inject(
+            Fault::delay(Duration::from_millis(900))
+                .times(3)
+                .only(Operation::ListUsageRecordGroups),
+        );
+        let client = fake
+            .client_builder()
+            .timeout(Duration::from_millis(300))
+            .retry(
+                RetryPolicy::default()
+                    .backoff(Duration::ZERO, Duration::ZERO)
+                    .deadline(Duration::from_millis(500))
+                    .sleep_fn(|_| {}),
+            )
+            .build()
+            .unwrap();
+        let e = client
+            .list_usage_record_groups(&Default::default())
+            .unwrap_err();
+        assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+        // 300 ms, then the 200 ms left: two attempts of the three the policy allows.
+        let attempts = fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/usageRecordGroup"))
+            .count();
+        assert_eq!(attempts, 2);
+    }
+
+    #[test]
+    fn a_retry_after_that_would_cross_the_deadline_ends_the_retries() {
+        let fake = FakeSuger::start().unwrap();
+        fake.inject(
+            Fault::status(503)
+                .retry_after("20")
+                .times(3)
+                .only(Operation::ReportUsageRecordGroup),
+        );
+        let waits = Arc::new(Mutex::new(Vec::new()));
+        let w = waits.clone();
+        let client = fake
+            .client_builder()
+            .retry(
+                RetryPolicy::default()
+                    .deadline(Duration::from_secs(30))
+                    .sleep_fn(move |d| w.lock().unwrap().push(d)),
+            )
+            .build()
+            .unwrap();
+        let e = client
+            .report_usage_record_group("ent-1", &report_params())
+            .unwrap_err();
+        assert_eq!(
+            (e.status(), e.retry_after()),
+            (Some(503), Some(Duration::from_secs(20)))
+        );
+        // Waited 20 s once; another 20 s would pass the 30 s deadline.
+        assert_eq!(*waits.lock().unwrap(), [Duration::from_secs(20)]);
+        assert_eq!(fake.requests().len(), 2);
+        assert!(fake.usage_record_groups().is_empty());
+    }
+}
+
+mod spool {
+    use super::*;
+    use suger_metering::fake::{FakeSuger, Fault, Operation};
+    use suger_metering::usage_record_group_id;
+
+    /// The README's spool advice, followed literally: write each report with its id to disk
+    /// before reporting, delete the file once reported or already reported, and report what
+    /// is left on the next run.
+    fn run_job(client: &MeteringClient, dir: &std::path::Path, hours: &[&str]) -> usize {
+        for hour in hours {
+            let params = CreateUsageRecordGroupParams {
+                id: Some(usage_record_group_id("ent-1", hour)),
+                records: [("api_calls".to_string(), 10.0)].into(),
+                ..Default::default()
+            };
+            let path = dir.join(format!("{hour}.json"));
+            if !path.exists() {
+                std::fs::write(&path, serde_json::to_vec(&params).unwrap()).unwrap();
+            }
+        }
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let mut left = 0;
+        for path in files {
+            let params: CreateUsageRecordGroupParams =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            match client.report_usage_record_group("ent-1", &params) {
+                Ok(_) => std::fs::remove_file(&path).unwrap(),
+                Err(e) if e.is_already_reported() => std::fs::remove_file(&path).unwrap(),
+                Err(_) => left += 1,
+            }
+        }
+        left
+    }
+
+    #[test]
+    fn a_spool_replayed_after_lost_answers_bills_each_hour_once() {
+        let fake = FakeSuger::start().unwrap();
+        let client = fake
+            .client_builder()
+            .retry(RetryPolicy::disabled())
+            .build()
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("suger-spool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Run 1: the first report is applied but its answer lost; the second is refused 503.
+        fake.inject(Fault::drop_after_apply().only(Operation::ReportUsageRecordGroup));
+        fake.inject(Fault::status(503).only(Operation::ReportUsageRecordGroup));
+        assert_eq!(
+            run_job(&client, &dir, &["2026-11-26T13", "2026-11-26T14"]),
+            2
+        );
+        assert_eq!(fake.usage_record_groups().len(), 1);
+        // Run 2 (a re-run of the same hours plus a new one): the lost answer is settled by a
+        // 409 on its id, the refused one is reported, the new one too.
+        let hours = ["2026-11-26T13", "2026-11-26T14", "2026-11-26T15"];
+        assert_eq!(run_job(&client, &dir, &hours), 0);
+        // Run 3: a plain re-run of the whole job finds every hour recorded.
+        assert_eq!(run_job(&client, &dir, &hours), 0);
+        let groups = fake.usage_record_groups();
+        let mut ids: Vec<&str> = groups.iter().map(|g| g["id"].as_str().unwrap()).collect();
+        ids.sort();
+        let mut expected: Vec<String> = hours
+            .iter()
+            .map(|h| usage_record_group_id("ent-1", h))
+            .collect();
+        expected.sort();
+        assert_eq!(ids, expected, "each hour recorded exactly once");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

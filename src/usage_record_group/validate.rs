@@ -145,3 +145,73 @@ pub(super) fn fill_or_match(field: &mut String, name: &'static str, expected: &s
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v1(records: &[(&str, f64)]) -> CreateUsageRecordGroupParams {
+        CreateUsageRecordGroupParams {
+            records: records.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn refused(params: &CreateUsageRecordGroupParams) -> (&'static str, String) {
+        match check_report("ent-1", params) {
+            Err(Error::InvalidRequest { field, reason }) => (field, reason),
+            other => panic!("expected InvalidRequest, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn what_the_marketplaces_would_refuse_is_refused_before_sending() {
+        let (field, reason) = refused(&v1(&[("api_calls", -1.0)]));
+        assert_eq!(field, "records");
+        assert!(reason.contains("negative"), "{reason}");
+        let (field, reason) = refused(&v1(&[("", 1.0)]));
+        assert_eq!(field, "records");
+        assert!(reason.contains("dimension name is empty"), "{reason}");
+        let v2 = CreateUsageRecordGroupParams {
+            billable_records: vec![MeteringUsageRecord::new("", 1.0)],
+            ..Default::default()
+        };
+        assert_eq!(refused(&v2).0, "billable_records");
+        let future = CreateUsageRecordGroupParams {
+            timestamp: Some(OffsetDateTime::now_utc() + Duration::minutes(6)),
+            ..v1(&[("api_calls", 1.0)])
+        };
+        assert_eq!(refused(&future).0, "timestamp");
+        // Within the allowed clock skew, and in the past, it is fine.
+        for t in [Duration::minutes(4), Duration::hours(-30)] {
+            let ok = CreateUsageRecordGroupParams {
+                timestamp: Some(OffsetDateTime::now_utc() + t),
+                ..v1(&[("api_calls", 1.0)])
+            };
+            assert!(check_report("ent-1", &ok).is_ok());
+        }
+        // A zero quantity beside a non-zero one is fine; negative zero is zero.
+        assert!(check_report("ent-1", &v1(&[("a", 0.0), ("b", -0.0), ("c", 2.0)])).is_ok());
+    }
+
+    #[test]
+    fn batch_items_follow_the_same_rules() {
+        let item = |q: f64| NewUsageRecordGroup {
+            entitlement_id: "ent-1".into(),
+            records: [("api_calls".to_string(), q)].into(),
+            ..Default::default()
+        };
+        assert!(check_batch(&[item(1.0), item(-2.0)]).is_err());
+        let future = NewUsageRecordGroup {
+            timestamp: Some(OffsetDateTime::now_utc() + Duration::hours(1)),
+            ..item(1.0)
+        };
+        assert!(matches!(
+            check_batch(&[future]),
+            Err(Error::InvalidRequest {
+                field: "timestamp",
+                ..
+            })
+        ));
+    }
+}
