@@ -1,8 +1,6 @@
 //! Contract tests for `list_usage_record_reports`.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use suger_metering::*;
 use time::macros::date;
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod expected;
+pub mod raw_http;
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
 use suger_metering::{MeteringClient, MeteringClientBuilder, RetryPolicy};

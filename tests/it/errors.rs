@@ -2,11 +2,9 @@
 //! right classification. Clients here send every request once (`RetryPolicy::disabled()`), so
 //! each mock expects exactly one hit; retries themselves are not under test here.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use suger_metering::*;
 
 /// Serves `status`, `body` and optional extra headers on GET /billableMetric/bm-1, once.

@@ -1,9 +1,7 @@
 //! Every rule the client enforces refuses with `Error::InvalidRequest` and sends nothing (the
 //! catch-all mocks expect zero hits); the values just inside each limit are sent.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::json;
 use suger_metering::*;
 use time::Month;

@@ -1,12 +1,10 @@
 //! Ids cannot change the path or the query, the API key never shows up in `Debug`/`Display`
 //! output or errors, the base URL rules, configuration errors and the `User-Agent`.
 
-mod common;
-
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use serde_json::json;
 use suger_metering::*;
 

@@ -2,9 +2,7 @@
 //! any offset, unknown fields and enum values, integers for floats), and what happens when a 2xx
 //! body is not what the API promises.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde::de::DeserializeOwned;
 use suger_metering::*;
 use time::UtcOffset;

@@ -1,9 +1,7 @@
 //! Contract tests for the six usage record group operations: exact method, path, query, headers
 //! and JSON body on the wire, and the decoded answer.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::json;
 use suger_metering::*;
 use time::macros::{date, datetime};

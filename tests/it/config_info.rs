@@ -1,8 +1,6 @@
 //! Contract tests for the usage metering config operations.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::json;
 use suger_metering::*;
 

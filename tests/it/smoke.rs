@@ -1,5 +1,4 @@
-mod common;
-use common::*;
+use crate::support::*;
 use mockito::Matcher;
 
 #[test]

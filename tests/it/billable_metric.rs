@@ -1,8 +1,6 @@
 //! Contract tests for the four billable metric operations.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::json;
 use suger_metering::*;
 
