@@ -62,7 +62,7 @@ fn attempts_and_retries_are_logged_without_the_api_key() {
         .with_body("\"bad batch\"")
         .expect(1)
         .create();
-    let client = builder(&s)
+    let client = builder(&mut s)
         .retry(RetryPolicy::default().sleep_fn(|_| {}))
         .timeout(Duration::from_secs(5))
         .build()

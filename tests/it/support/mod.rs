@@ -14,44 +14,77 @@ pub const AUTHORIZATION: &str = "Key test-key-s3cr3t";
 /// The `User-Agent` every request must carry.
 pub const USER_AGENT: &str = concat!("suger-metering-rust/", env!("CARGO_PKG_VERSION"));
 
-/// A fresh mock server with a catch-all that answers unmatched routes loudly (HTTP 599 is not
-/// retryable, so a wrong path fails fast with a message naming it).
-pub fn server() -> ServerGuard {
-    Server::new()
+/// A mockito server that fails the test when a request reached none of the test's mocks.
+///
+/// Catch-alls for every method (HTTP 599, which the client does not retry, with a body naming
+/// the mistake) are registered the first time a client is pointed at the server (`url`,
+/// [`client`], [`builder`], [`client_without_retries`]), so after the mocks the test set up
+/// first. mockito 1.7 answers with the first matching mock that still misses hits, else the
+/// *last* matching one: a catch-all (`expect(0)`) created after a mock therefore also takes a
+/// request beyond what that mock expects. On drop, the guard asserts that no catch-all was hit
+/// (unless the test is already panicking, so that the first failure is the one reported).
+pub struct MockServer {
+    server: ServerGuard,
+    catch_all: Vec<Mock>,
 }
 
-/// Registers catch-alls for every method; create them *after* the specific mocks (mockito
-/// prefers earlier mocks). They expect no hit: `assert_catch_all` fails if one was hit.
-pub fn catch_all(server: &mut ServerGuard) -> Vec<Mock> {
-    ["GET", "POST", "PATCH", "DELETE", "PUT"]
-        .iter()
-        .map(|method| {
-            server
-                .mock(method, mockito::Matcher::Any)
-                .with_status(599)
-                .with_body("\"no mock matched this request: check method, path, query and body\"")
-                .expect(0)
-                .create()
-        })
-        .collect()
+impl MockServer {
+    /// The server's base URL; registers the catch-alls on the first call.
+    pub fn url(&mut self) -> String {
+        if self.catch_all.is_empty() {
+            self.catch_all = ["GET", "POST", "PATCH", "DELETE", "PUT"]
+                .iter()
+                .map(|method| {
+                    self.server
+                        .mock(method, Matcher::Any)
+                        .with_status(599)
+                        .with_body(
+                            "\"no mock matched this request: check method, path, query and body\"",
+                        )
+                        .expect(0)
+                        .create()
+                })
+                .collect();
+        }
+        self.server.url()
+    }
 }
 
-/// Asserts that no request fell through to the catch-alls.
-pub fn assert_catch_all(mocks: &[Mock]) {
-    for m in mocks {
-        m.assert();
+impl std::ops::Deref for MockServer {
+    type Target = ServerGuard;
+    fn deref(&self) -> &ServerGuard {
+        &self.server
+    }
+}
+
+impl std::ops::DerefMut for MockServer {
+    fn deref_mut(&mut self) -> &mut ServerGuard {
+        &mut self.server
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        for m in &self.catch_all {
+            m.assert();
+        }
+    }
+}
+
+/// A fresh mock server guard: see [`MockServer`].
+pub fn server() -> MockServer {
+    MockServer {
+        server: Server::new(),
+        catch_all: Vec::new(),
     }
 }
 
 /// A client for `server`, with the proxy disabled so CI proxy variables cannot reroute loopback.
-pub fn client(server: &ServerGuard) -> MeteringClient {
-    MeteringClient::builder()
-        .api_key(API_KEY)
-        .org_id(ORG)
-        .base_url(server.url())
-        .proxy(None)
-        .build()
-        .expect("client builds")
+pub fn client(server: &mut MockServer) -> MeteringClient {
+    builder(server).build().expect("client builds")
 }
 
 /// Reads a fixture from tests/fixtures.
@@ -65,7 +98,7 @@ pub fn fixture(name: &str) -> String {
 
 /// A builder for a client of `server`: test key, org `org-1`, no proxy. Retries are left at the
 /// crate's default.
-pub fn builder(server: &ServerGuard) -> MeteringClientBuilder {
+pub fn builder(server: &mut MockServer) -> MeteringClientBuilder {
     MeteringClient::builder()
         .api_key(API_KEY)
         .org_id(ORG)
@@ -74,7 +107,7 @@ pub fn builder(server: &ServerGuard) -> MeteringClientBuilder {
 }
 
 /// A client for `server` that sends every request exactly once.
-pub fn client_without_retries(server: &ServerGuard) -> MeteringClient {
+pub fn client_without_retries(server: &mut MockServer) -> MeteringClient {
     builder(server)
         .retry(RetryPolicy::disabled())
         .build()
@@ -84,7 +117,7 @@ pub fn client_without_retries(server: &ServerGuard) -> MeteringClient {
 /// A mock for a request that carries no body (GET, DELETE, POST .../retry): exact method and
 /// path (a path without `match_query` only matches a request without a query), the API key,
 /// `Accept: application/json`, the crate's `User-Agent`, no `Content-Type` and an empty body.
-pub fn expect_no_body(server: &mut ServerGuard, method: &str, path: &str) -> Mock {
+pub fn expect_no_body(server: &mut MockServer, method: &str, path: &str) -> Mock {
     server
         .mock(method, path)
         .match_header("authorization", AUTHORIZATION)
@@ -98,7 +131,7 @@ pub fn expect_no_body(server: &mut ServerGuard, method: &str, path: &str) -> Moc
 /// `Accept: application/json`, `Content-Type: application/json`, the crate's `User-Agent`, and a
 /// body equal (as JSON, not a subset) to `body`.
 pub fn expect_json(
-    server: &mut ServerGuard,
+    server: &mut MockServer,
     method: &str,
     path: &str,
     body: serde_json::Value,
