@@ -308,46 +308,74 @@ fn decode_200(e: &Error) -> bool {
     matches!(e, Error::Decode { status: 200, .. })
 }
 
+/// Asserts `e` is `Error::Api` with `status` and `Retry-After` (seconds), and nothing is stored.
+fn assert_refused(env: &Env, name: &str, e: &Error, status: u16, retry_after: Option<u64>) {
+    assert!(
+        matches!(e, Error::Api { status: s, .. } if *s == status),
+        "{name}: {e:?}"
+    );
+    assert_eq!(
+        e.retry_after(),
+        retry_after.map(Duration::from_secs),
+        "{name}"
+    );
+    assert!(env.fake.usage_record_groups().is_empty(), "{name}");
+}
+
+/// The common shape of a report row: one fault, retried once after a backoff, recorded.
+const RETRIED: ReportCase = ReportCase {
+    name: "",
+    faults: Vec::new,
+    client: Client::Default,
+    id: None,
+    outcome: Reported::Recorded,
+    attempts: 2,
+    waits: Waits::OneBackoff,
+    then: Then::Nothing,
+};
+
+/// A report answered with an error at once: one attempt, no wait.
+const NOT_RETRIED: ReportCase = ReportCase {
+    attempts: 1,
+    waits: Waits::None,
+    ..RETRIED
+};
+
+/// Every attempt failed ambiguously after the group was applied: the id is handed back.
+const DROPPED_EVERY_TIME: ReportCase = ReportCase {
+    faults: || vec![(Fault::drop_after_apply(), 3)],
+    outcome: Reported::Unknown {
+        source: transport,
+        stored: true,
+        status: None,
+        retryable: Some(true),
+    },
+    attempts: 3,
+    waits: Waits::Count(2),
+    then: Then::ResendIsAConflict,
+    ..RETRIED
+};
+
 const REPORT_CASES: &[ReportCase] = &[
     ReportCase {
         name: "report_503_once_is_retried",
         faults: || vec![(Fault::status(503), 1)],
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Recorded,
-        attempts: 2,
-        waits: Waits::OneBackoff,
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_500_once_is_retried",
         faults: || vec![(Fault::status(500), 1)],
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Recorded,
-        attempts: 2,
-        waits: Waits::OneBackoff,
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_502_once_is_retried",
         faults: || vec![(Fault::status(502), 1)],
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Recorded,
-        attempts: 2,
-        waits: Waits::OneBackoff,
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_504_once_is_retried",
         faults: || vec![(Fault::status(504), 1)],
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Recorded,
-        attempts: 2,
-        waits: Waits::OneBackoff,
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_502_html_from_a_proxy_is_retried",
@@ -357,32 +385,19 @@ const REPORT_CASES: &[ReportCase] = &[
                 1,
             )]
         },
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Recorded,
-        attempts: 2,
-        waits: Waits::OneBackoff,
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_429_with_retry_after_0_waits_exactly_0s",
         faults: || vec![(Fault::status(429).retry_after("0"), 1)],
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Recorded,
-        attempts: 2,
         waits: Waits::Exactly(&[0]),
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_429_with_retry_after_waits_what_the_server_asks",
         faults: || vec![(Fault::status(429).retry_after("7"), 1)],
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Recorded,
-        attempts: 2,
         waits: Waits::Exactly(&[7000]),
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_retry_after_as_an_http_date_in_the_past_is_zero",
@@ -392,62 +407,51 @@ const REPORT_CASES: &[ReportCase] = &[
                 1,
             )]
         },
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Recorded,
-        attempts: 2,
         waits: Waits::Exactly(&[0]),
-        then: Then::Nothing,
-    },
-    ReportCase {
-        name: "report_retry_after_beyond_max_retry_after_is_not_waited_for",
-        faults: || vec![(Fault::status(429).retry_after("60"), 1)],
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Refused(429, Some(60)),
-        attempts: 1,
-        waits: Waits::None,
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_custom_max_attempts_is_honoured",
         faults: || vec![(Fault::status(500), 4)],
         client: Client::MaxAttempts(5),
-        id: None,
-        outcome: Reported::Recorded,
         attempts: 5,
         waits: Waits::Count(4),
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_drop_after_apply_is_already_reported_with_the_stored_id",
         faults: || vec![(Fault::drop_after_apply(), 1)],
-        client: Client::Default,
-        id: None,
         outcome: Reported::AlreadyReported,
-        attempts: 2,
-        waits: Waits::OneBackoff,
-        then: Then::Nothing,
+        ..RETRIED
+    },
+    ReportCase {
+        name: "report_with_id_drop_after_apply_is_already_reported_with_that_id",
+        faults: || vec![(Fault::drop_after_apply(), 1)],
+        id: Some("hour-15"),
+        outcome: Reported::AlreadyReported,
+        ..RETRIED
     },
     ReportCase {
         name: "report_truncated_body_is_already_reported",
         faults: || vec![(Fault::truncate_body(), 1)],
-        client: Client::Default,
-        id: None,
         outcome: Reported::AlreadyReported,
-        attempts: 2,
-        waits: Waits::OneBackoff,
-        then: Then::Nothing,
+        ..RETRIED
+    },
+    ReportCase {
+        name: "report_drop_then_503_then_409_is_already_reported",
+        faults: || vec![(Fault::drop_after_apply(), 1), (Fault::status(503), 1)],
+        outcome: Reported::AlreadyReported,
+        attempts: 3,
+        waits: Waits::Count(2),
+        ..RETRIED
     },
     ReportCase {
         name: "report_delay_past_timeout_is_already_reported_once_the_first_attempt_applied",
         faults: || vec![(Fault::delay(DELAY), 1)],
         client: Client::WaitingForOneGroup,
-        id: None,
         outcome: Reported::AlreadyReported,
-        attempts: 2,
         waits: Waits::Count(1),
-        then: Then::Nothing,
+        ..RETRIED
     },
     // The other interleaving: the retry reaches the server before the delayed attempt is
     // applied. The retry records the group; the late first attempt is refused with 409. A
@@ -456,135 +460,72 @@ const REPORT_CASES: &[ReportCase] = &[
         name: "report_delay_past_timeout_retry_first_is_ok_and_the_late_attempt_is_deduplicated",
         faults: || vec![(Fault::delay(DELAY), 1)],
         client: Client::Timeout(Duration::from_millis(120)),
-        id: None,
-        outcome: Reported::Recorded,
-        attempts: 2,
         waits: Waits::Count(1),
-        then: Then::Nothing,
-    },
-    ReportCase {
-        name: "report_drop_then_503_then_409_is_already_reported",
-        faults: || vec![(Fault::drop_after_apply(), 1), (Fault::status(503), 1)],
-        client: Client::Default,
-        id: None,
-        outcome: Reported::AlreadyReported,
-        attempts: 3,
-        waits: Waits::Count(2),
-        then: Then::Nothing,
-    },
-    ReportCase {
-        name: "report_with_id_drop_after_apply_is_already_reported_with_that_id",
-        faults: || vec![(Fault::drop_after_apply(), 1)],
-        client: Client::Default,
-        id: Some("hour-15"),
-        outcome: Reported::AlreadyReported,
-        attempts: 2,
-        waits: Waits::OneBackoff,
-        then: Then::Nothing,
+        ..RETRIED
     },
     ReportCase {
         name: "report_400_is_not_retried",
         faults: || vec![(Fault::status(400), 1)],
-        client: Client::Default,
-        id: None,
         outcome: Reported::Refused(400, None),
-        attempts: 1,
-        waits: Waits::None,
-        then: Then::Nothing,
+        ..NOT_RETRIED
     },
     ReportCase {
         name: "report_401_is_not_retried",
         faults: || vec![(Fault::status(401), 1)],
-        client: Client::Default,
-        id: None,
         outcome: Reported::Refused(401, None),
-        attempts: 1,
-        waits: Waits::None,
-        then: Then::Nothing,
+        ..NOT_RETRIED
     },
     ReportCase {
         name: "report_403_is_not_retried",
         faults: || vec![(Fault::status(403), 1)],
-        client: Client::Default,
-        id: None,
         outcome: Reported::Refused(403, None),
-        attempts: 1,
-        waits: Waits::None,
-        then: Then::Nothing,
+        ..NOT_RETRIED
     },
     ReportCase {
         name: "report_404_is_not_retried",
         faults: || vec![(Fault::status(404), 1)],
-        client: Client::Default,
-        id: None,
         outcome: Reported::Refused(404, None),
-        attempts: 1,
-        waits: Waits::None,
-        then: Then::Nothing,
+        ..NOT_RETRIED
     },
     // An injected 409 on the first attempt is a plain conflict, not AlreadyReported.
     ReportCase {
         name: "report_409_on_the_first_attempt_is_not_retried_nor_already_reported",
         faults: || vec![(Fault::status(409), 1)],
-        client: Client::Default,
-        id: None,
         outcome: Reported::Refused(409, None),
-        attempts: 1,
-        waits: Waits::None,
-        then: Then::Nothing,
+        ..NOT_RETRIED
     },
     ReportCase {
-        name: "report_drop_on_every_attempt_is_report_outcome_unknown_and_stores_once",
-        faults: || vec![(Fault::drop_after_apply(), 3)],
-        client: Client::Default,
-        id: Some("job-7"),
-        outcome: Reported::Unknown {
-            source: transport,
-            stored: true,
-            status: None,
-            retryable: Some(true),
-        },
-        attempts: 3,
-        waits: Waits::Count(2),
-        then: Then::ResendIsAConflict,
-    },
-    // After every attempt failed ambiguously, the caller learns the generated id, and
-    // reporting again under it cannot bill twice.
-    ReportCase {
-        name: "report_generated_id_drop_on_every_attempt_hands_the_id_back_so_a_resend_is_deduplicated",
-        faults: || vec![(Fault::drop_after_apply(), 3)],
-        client: Client::Default,
-        id: None,
-        outcome: Reported::Unknown {
-            source: transport,
-            stored: true,
-            status: None,
-            retryable: Some(true),
-        },
-        attempts: 3,
-        waits: Waits::Count(2),
-        then: Then::ResendIsAConflict,
+        name: "report_retry_after_beyond_max_retry_after_is_not_waited_for",
+        faults: || vec![(Fault::status(429).retry_after("60"), 1)],
+        outcome: Reported::Refused(429, Some(60)),
+        ..NOT_RETRIED
     },
     ReportCase {
         name: "report_200_with_an_unreadable_body_is_an_unknown_outcome_not_retried",
         faults: || vec![(Fault::status(200).body("<html>maintenance</html>"), 1)],
-        client: Client::Default,
-        id: None,
         outcome: Reported::Unknown {
             source: decode_200,
             stored: false,
             status: Some(200),
             retryable: None,
         },
-        attempts: 1,
-        waits: Waits::None,
-        then: Then::Nothing,
+        ..NOT_RETRIED
+    },
+    ReportCase {
+        name: "report_drop_on_every_attempt_is_report_outcome_unknown_and_stores_once",
+        id: Some("job-7"),
+        ..DROPPED_EVERY_TIME
+    },
+    // After every attempt failed ambiguously, the caller learns the generated id, and
+    // reporting again under it cannot bill twice.
+    ReportCase {
+        name: "report_generated_id_drop_on_every_attempt_hands_the_id_back_so_a_resend_is_deduplicated",
+        ..DROPPED_EVERY_TIME
     },
     // A 503 without Retry-After may come from a proxy that forwarded the request: unknown.
     ReportCase {
         name: "report_with_id_503_exhausted_then_rereport_same_id_stores_once",
         faults: || vec![(Fault::status(503), 3)],
-        client: Client::Default,
         id: Some("hour-14"),
         outcome: Reported::Unknown {
             source: api_503,
@@ -592,9 +533,8 @@ const REPORT_CASES: &[ReportCase] = &[
             status: Some(503),
             retryable: Some(true),
         },
-        attempts: 3,
-        waits: Waits::Count(2),
         then: Then::ResendIsRecorded,
+        ..DROPPED_EVERY_TIME
     },
 ];
 
@@ -655,17 +595,8 @@ fn run_report_case(case: &ReportCase) {
         }
         Reported::Refused(status, retry_after) => {
             let e = result.expect_err(name);
-            assert!(
-                matches!(&e, Error::Api { status: s, .. } if *s == status),
-                "{name}: {e:?}"
-            );
+            assert_refused(&env, name, &e, status, retry_after);
             assert!(!e.is_already_reported(), "{name}");
-            assert_eq!(
-                e.retry_after(),
-                retry_after.map(Duration::from_secs),
-                "{name}"
-            );
-            assert!(env.fake.usage_record_groups().is_empty(), "{name}");
         }
         Reported::Unknown {
             source: source_is,
@@ -775,128 +706,108 @@ fn api(e: &Error) -> bool {
     matches!(e, Error::Api { .. })
 }
 
+/// The common shape of a batch row: one fault, answered at once, the batch handed back.
+const UNKNOWN: BatchCase = BatchCase {
+    name: "",
+    faults: Vec::new,
+    client: Client::Default,
+    outcome: Batched::Unknown {
+        source: transport,
+        status: None,
+        stored: true,
+    },
+    attempts: 1,
+    waits: Waits::None,
+};
+
+/// A 5xx without `Retry-After`: not retried, the batch handed back with the `Error::Api` of that
+/// status; the fake stored nothing (status faults are answered before applying).
+const fn unknown_5xx(status: u16) -> Batched {
+    Batched::Unknown {
+        source: api,
+        status: Some(status),
+        stored: false,
+    }
+}
+
 const BATCH_CASES: &[BatchCase] = &[
     BatchCase {
         name: "batch_429_with_retry_after_is_retried_and_stored_once",
         faults: || vec![(Fault::status(429).retry_after("1"), 1)],
-        client: Client::Default,
         outcome: Batched::Recorded,
         attempts: 2,
         waits: Waits::Exactly(&[1000]),
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_503_with_retry_after_is_retried_and_stored_once",
         faults: || vec![(Fault::status(503).retry_after("2"), 1)],
-        client: Client::Default,
         outcome: Batched::Recorded,
         attempts: 2,
         waits: Waits::Exactly(&[2000]),
+        ..UNKNOWN
     },
+    // The server said it did not process the batch: the outcome is known (not recorded).
     BatchCase {
         name: "batch_503_with_retry_after_exhausted_is_a_plain_api_error",
         faults: || vec![(Fault::status(503).retry_after("1"), 3)],
-        client: Client::Default,
         outcome: Batched::Refused(503, Some(1)),
         attempts: 3,
         waits: Waits::Exactly(&[1000, 1000]),
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_retry_after_beyond_max_retry_after_is_a_plain_api_error_not_waited_for",
         faults: || vec![(Fault::status(503).retry_after("2"), 1)],
         client: Client::MaxRetryAfter(1),
         outcome: Batched::Refused(503, Some(2)),
-        attempts: 1,
-        waits: Waits::None,
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_429_without_retry_after_is_a_plain_api_error",
         faults: || vec![(Fault::status(429), 1)],
-        client: Client::Default,
         outcome: Batched::Refused(429, None),
-        attempts: 1,
-        waits: Waits::None,
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_400_is_a_plain_api_error",
         faults: || vec![(Fault::status(400), 1)],
-        client: Client::Default,
         outcome: Batched::Refused(400, None),
-        attempts: 1,
-        waits: Waits::None,
+        ..UNKNOWN
     },
-    // A 5xx without `Retry-After`: not retried, the batch handed back; the fake stored nothing
-    // (status faults are answered before applying).
     BatchCase {
         name: "batch_503_without_retry_after_is_outcome_unknown",
         faults: || vec![(Fault::status(503), 1)],
-        client: Client::Default,
-        outcome: Batched::Unknown {
-            source: api,
-            status: Some(503),
-            stored: false,
-        },
-        attempts: 1,
-        waits: Waits::None,
+        outcome: unknown_5xx(503),
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_500_is_outcome_unknown",
         faults: || vec![(Fault::status(500), 1)],
-        client: Client::Default,
-        outcome: Batched::Unknown {
-            source: api,
-            status: Some(500),
-            stored: false,
-        },
-        attempts: 1,
-        waits: Waits::None,
+        outcome: unknown_5xx(500),
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_502_is_outcome_unknown",
         faults: || vec![(Fault::status(502), 1)],
-        client: Client::Default,
-        outcome: Batched::Unknown {
-            source: api,
-            status: Some(502),
-            stored: false,
-        },
-        attempts: 1,
-        waits: Waits::None,
+        outcome: unknown_5xx(502),
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_504_is_outcome_unknown",
         faults: || vec![(Fault::status(504), 1)],
-        client: Client::Default,
-        outcome: Batched::Unknown {
-            source: api,
-            status: Some(504),
-            stored: false,
-        },
-        attempts: 1,
-        waits: Waits::None,
+        outcome: unknown_5xx(504),
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_drop_after_apply_is_outcome_unknown_and_stored_exactly_once",
         faults: || vec![(Fault::drop_after_apply(), 1)],
-        client: Client::Default,
-        outcome: Batched::Unknown {
-            source: transport,
-            status: None,
-            stored: true,
-        },
-        attempts: 1,
-        waits: Waits::None,
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_truncated_body_is_outcome_unknown_and_stored_once",
         faults: || vec![(Fault::truncate_body(), 1)],
-        client: Client::Default,
-        outcome: Batched::Unknown {
-            source: transport,
-            status: None,
-            stored: true,
-        },
-        attempts: 1,
-        waits: Waits::None,
+        ..UNKNOWN
     },
     // The delayed request is still applied by the server.
     BatchCase {
@@ -908,8 +819,7 @@ const BATCH_CASES: &[BatchCase] = &[
             status: None,
             stored: true,
         },
-        attempts: 1,
-        waits: Waits::None,
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_503_with_retry_after_then_drop_is_outcome_unknown_and_stored_once",
@@ -919,26 +829,19 @@ const BATCH_CASES: &[BatchCase] = &[
                 (Fault::drop_after_apply(), 1),
             ]
         },
-        client: Client::Default,
-        outcome: Batched::Unknown {
-            source: transport,
-            status: None,
-            stored: true,
-        },
         attempts: 2,
         waits: Waits::Exactly(&[1000]),
+        ..UNKNOWN
     },
     BatchCase {
         name: "batch_200_with_an_unreadable_body_is_outcome_unknown",
         faults: || vec![(Fault::status(200).body("<html>ok</html>"), 1)],
-        client: Client::Default,
         outcome: Batched::Unknown {
             source: decode_200,
             status: Some(200),
             stored: false,
         },
-        attempts: 1,
-        waits: Waits::None,
+        ..UNKNOWN
     },
 ];
 
@@ -973,17 +876,7 @@ fn run_batch_case(case: &BatchCase) {
             stored_once();
         }
         Batched::Refused(status, retry_after) => {
-            let e = result.expect_err(name);
-            assert!(
-                matches!(&e, Error::Api { status: s, .. } if *s == status),
-                "{name}: {e:?}"
-            );
-            assert_eq!(
-                e.retry_after(),
-                retry_after.map(Duration::from_secs),
-                "{name}"
-            );
-            assert!(env.fake.usage_record_groups().is_empty(), "{name}");
+            assert_refused(&env, name, &result.expect_err(name), status, retry_after);
         }
         Batched::Unknown {
             source: source_is,
