@@ -218,7 +218,6 @@ fn usage_metering_config_decodes_exactly() {
 }
 
 #[test]
-
 fn usage_metering_config_with_a_null_mapping_list_decodes() {
     // Go's encoding/json writes a nil slice stored in a map as `null`.
     let c: UsageMeteringConfigInfo = serde_json::from_str(

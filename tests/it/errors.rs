@@ -1,6 +1,7 @@
 //! Non-2xx answers become `Error::Api` with the server's message, status, `Retry-After` and the
 //! right classification. Clients here send every request once (`RetryPolicy::disabled()`), so
-//! each mock expects exactly one hit; retries themselves are not under test here.
+//! each mock expects exactly one hit; retries themselves are not under test here, except where
+//! a 409 on a report means something else on a retry.
 
 use std::time::Duration;
 
@@ -21,6 +22,45 @@ fn get_metric_answered(status: usize, body: &str, headers: &[(&str, &str)]) -> E
     let result = client_without_retries(&mut s).get_billable_metric("bm-1");
     m.assert();
     result.expect_err("a non-2xx answer is an error")
+}
+
+/// Reports group `g-1` (`api_calls: 1`) for `ent-1` to a server that answers the attempts, in
+/// order, with `answers` (status, `Retry-After`, body), each expected exactly once. Retries are
+/// on, without real waits. Returns the error.
+fn report_g1_answered(answers: &[(usize, Option<&str>, &str)]) -> Error {
+    let mut s = server();
+    let mocks: Vec<mockito::Mock> = answers
+        .iter()
+        .map(|&(status, retry_after, body)| {
+            let mut m = s
+                .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
+                .with_status(status)
+                .with_body(body)
+                .expect(1);
+            if let Some(value) = retry_after {
+                m = m.with_header("retry-after", value);
+            }
+            m.create()
+        })
+        .collect();
+    let client = builder(&mut s)
+        .retry(RetryPolicy::default().sleep_fn(|_| {}))
+        .build()
+        .unwrap();
+    let e = client
+        .report_usage_record_group(
+            "ent-1",
+            &CreateUsageRecordGroupParams {
+                id: Some("g-1".into()),
+                records: expected::quantities(&[("api_calls", 1.0)]),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    for m in &mocks {
+        m.assert();
+    }
+    e
 }
 
 fn api_parts(e: &Error) -> (u16, &str, Option<Duration>) {
@@ -144,24 +184,7 @@ fn status_404_on_delete_is_not_found() {
 
 #[test]
 fn status_409_on_a_first_report_is_a_conflict() {
-    let mut s = server();
-    let m = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(409)
-        .with_body(r#""usage record group g-1 already exists""#)
-        .expect(1)
-        .create();
-    let e = client_without_retries(&mut s)
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("g-1".into()),
-                records: expected::quantities(&[("api_calls", 1.0)]),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-    m.assert();
+    let e = report_g1_answered(&[(409, None, r#""usage record group g-1 already exists""#)]);
     assert_eq!(
         api_parts(&e),
         (409, "usage record group g-1 already exists", None)
@@ -179,35 +202,7 @@ fn status_409_on_a_first_report_is_a_conflict() {
 #[test]
 fn status_409_on_a_retried_report_is_already_reported() {
     // The first attempt's answer is lost (503), the retry is answered 409: recorded once.
-    let mut s = server();
-    let first = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(503)
-        .with_body("")
-        .expect(1)
-        .create();
-    let second = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(409)
-        .with_body(r#""duplicate id""#)
-        .expect(1)
-        .create();
-    let client = builder(&mut s)
-        .retry(RetryPolicy::default().sleep_fn(|_| {}))
-        .build()
-        .unwrap();
-    let e = client
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("g-1".into()),
-                records: expected::quantities(&[("api_calls", 1.0)]),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-    first.assert();
-    second.assert();
+    let e = report_g1_answered(&[(503, None, ""), (409, None, r#""duplicate id""#)]);
     match &e {
         Error::AlreadyReported { id, message } => {
             assert_eq!(id, "g-1");
@@ -227,40 +222,13 @@ fn status_409_on_a_retried_report_is_already_reported() {
 }
 
 #[test]
-
 fn status_409_after_a_rate_limited_attempt_is_a_plain_conflict() {
     // Attempt 1 is refused unprocessed (429 + Retry-After), so attempt 2's 409 cannot be
     // "recorded by an earlier attempt of this request": the id belongs to some other report.
-    let mut s = server();
-    let first = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(429)
-        .with_header("retry-after", "0")
-        .with_body(r#""rate limited""#)
-        .expect(1)
-        .create();
-    let second = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(409)
-        .with_body(r#""duplicate id""#)
-        .expect(1)
-        .create();
-    let client = builder(&mut s)
-        .retry(RetryPolicy::default().sleep_fn(|_| {}))
-        .build()
-        .unwrap();
-    let e = client
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("g-1".into()),
-                records: expected::quantities(&[("api_calls", 1.0)]),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-    first.assert();
-    second.assert();
+    let e = report_g1_answered(&[
+        (429, Some("0"), r#""rate limited""#),
+        (409, None, r#""duplicate id""#),
+    ]);
     assert_eq!(api_parts(&e), (409, "duplicate id", None));
     assert!(!e.is_already_reported());
 }

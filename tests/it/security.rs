@@ -373,7 +373,6 @@ fn config_errors_hide_the_key() {
 }
 
 #[test]
-
 fn credentials_in_a_refused_base_url_are_not_echoed() {
     let e = MeteringClient::builder()
         .api_key(API_KEY)
@@ -472,7 +471,6 @@ fn plain_http_is_refused_except_to_loopback() {
 }
 
 #[test]
-
 fn a_base_url_that_is_not_a_uri_is_a_config_error() {
     for bad in [
         "https://api.suger.cloud/a b",

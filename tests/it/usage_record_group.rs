@@ -4,6 +4,7 @@
 use crate::support::*;
 use serde_json::json;
 use suger_metering::*;
+use time::Date;
 use time::macros::{date, datetime};
 
 const REPORT_PATH: &str = "/org/org-1/entitlement/ent-1/usageRecordGroup";
@@ -411,71 +412,35 @@ fn list_with_buyer_sends_buyer_id() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// delete_usage_record_group
+// delete_usage_record_group, retry_usage_record_group
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn delete_with_creation_date_sends_it() {
-    let mut s = server();
-    let m = expect_no_body(&mut s, "DELETE", "/org/org-1/usageRecordGroup/urg-a")
-        .match_query(exact_query(&[("creationDate", "2026-03-02")]))
-        .with_body(fixture("delete_usage_record_group.json"))
-        .create();
-    let got = client(&mut s)
-        .delete_usage_record_group("urg-a", Some(date!(2026 - 03 - 02)))
-        .unwrap();
-    m.assert();
-    assert_eq!(got, expected::delete_usage_record_group());
-}
+type DeleteOrRetry = fn(&MeteringClient, Option<Date>) -> Result<MeteringUsageRecordGroup>;
 
+/// Both send no body, and `creationDate` in the query exactly when it is given.
 #[test]
-fn delete_without_creation_date_sends_no_query() {
-    let mut s = server();
-    let m = expect_no_body(&mut s, "DELETE", "/org/org-1/usageRecordGroup/urg-a")
-        .with_body(fixture("delete_usage_record_group.json"))
-        .create();
-    let got = client(&mut s)
-        .delete_usage_record_group("urg-a", None)
-        .unwrap();
-    m.assert();
-    assert_eq!(got, expected::delete_usage_record_group());
-}
-
-// ---------------------------------------------------------------------------------------------
-// retry_usage_record_group
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn retry_with_creation_date_posts_no_body() {
-    let mut s = server();
-    let m = expect_no_body(
-        &mut s,
-        "POST",
-        "/org/org-1/usageRecordGroup/urg-failed/retry",
-    )
-    .match_query(exact_query(&[("creationDate", "2026-01-09")]))
-    .with_body(fixture("retry_usage_record_group.json"))
-    .create();
-    let got = client(&mut s)
-        .retry_usage_record_group("urg-failed", Some(date!(2026 - 01 - 09)))
-        .unwrap();
-    m.assert();
-    assert_eq!(got, expected::retry_usage_record_group());
-}
-
-#[test]
-fn retry_without_creation_date_sends_no_query() {
-    let mut s = server();
-    let m = expect_no_body(
-        &mut s,
-        "POST",
-        "/org/org-1/usageRecordGroup/urg-failed/retry",
-    )
-    .with_body(fixture("retry_usage_record_group.json"))
-    .create();
-    let got = client(&mut s)
-        .retry_usage_record_group("urg-failed", None)
-        .unwrap();
-    m.assert();
-    assert_eq!(got, expected::retry_usage_record_group());
+fn delete_and_retry_send_the_creation_date_only_when_given() {
+    let operations: [(&str, &str, &str, DeleteOrRetry, MeteringUsageRecordGroup); 2] = [
+        (
+            "DELETE",
+            "/org/org-1/usageRecordGroup/urg-a",
+            "delete_usage_record_group.json",
+            |c, day| c.delete_usage_record_group("urg-a", day),
+            expected::delete_usage_record_group(),
+        ),
+        (
+            "POST",
+            "/org/org-1/usageRecordGroup/urg-failed/retry",
+            "retry_usage_record_group.json",
+            |c, day| c.retry_usage_record_group("urg-failed", day),
+            expected::retry_usage_record_group(),
+        ),
+    ];
+    let with_date: &[(&str, &str)] = &[("creationDate", "2026-01-09")];
+    for (method, path, body, call, want) in operations {
+        for (day, query) in [(Some(date!(2026 - 01 - 09)), with_date), (None, &[][..])] {
+            let got = answered(method, path, query, &fixture(body), |c| call(c, day));
+            assert_eq!(got.unwrap(), want, "{method} {path} {query:?}");
+        }
+    }
 }

@@ -127,6 +127,27 @@ pub fn expect_no_body(server: &mut MockServer, method: &str, path: &str) -> Mock
         .match_body(Matcher::Exact(String::new()))
 }
 
+/// Serves `body` (HTTP 200) once to a bodiless `method path` request (see [`expect_no_body`])
+/// whose query is exactly `query` (no query when empty); runs `call` with a client of that
+/// server, asserts the mock was hit, and returns what `call` returned.
+pub fn answered<T>(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    body: &str,
+    call: impl FnOnce(&MeteringClient) -> T,
+) -> T {
+    let mut s = server();
+    let mut mock = expect_no_body(&mut s, method, path).with_body(body);
+    if !query.is_empty() {
+        mock = mock.match_query(exact_query(query));
+    }
+    let m = mock.create();
+    let got = call(&client(&mut s));
+    m.assert();
+    got
+}
+
 /// A mock for a request with a JSON body: exact method and path, the API key,
 /// `Accept: application/json`, `Content-Type: application/json`, the crate's `User-Agent`, and a
 /// body equal (as JSON, not a subset) to `body`.
