@@ -49,22 +49,15 @@ fn create_sends_every_set_field_with_lowercase_organization_id() {
 
 #[test]
 fn create_with_only_a_name_sends_only_the_name() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
-        "POST",
-        "/org/org-1/billableMetric",
-        json!({ "name": "API calls" }),
-    )
-    .with_body(r#"{"id":"bm-new","name":"API calls","organizationId":"org-1","aggregationType":"","status":"ACTIVE","info":null,"creationTime":"2026-03-01T10:00:00Z","lastUpdateTime":"2026-03-01T10:00:00Z"}"#)
-    .create();
-    let got = client(&mut s)
-        .create_billable_metric(&BillableMetric {
+    let answer = r#"{"id":"bm-new","name":"API calls","organizationId":"org-1","aggregationType":"","status":"ACTIVE","info":null,"creationTime":"2026-03-01T10:00:00Z","lastUpdateTime":"2026-03-01T10:00:00Z"}"#;
+    let sent = json!({ "name": "API calls" });
+    let got = answered_json("POST", "/org/org-1/billableMetric", sent, answer, |c| {
+        c.create_billable_metric(&BillableMetric {
             name: "API calls".into(),
             ..Default::default()
         })
-        .unwrap();
-    m.assert();
+    })
+    .unwrap();
     assert_eq!(
         got,
         BillableMetric {
@@ -145,50 +138,47 @@ fn list_deleted_sends_status_deleted() {
 
 #[test]
 fn update_sends_only_the_fields_that_are_set() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = json!({ "description": "API calls, all regions" });
+    let got = answered_json(
         "PATCH",
         "/org/org-1/billableMetric/bm-1",
-        json!({ "description": "API calls, all regions" }),
+        sent,
+        &fixture("billable_metric.json"),
+        |c| {
+            c.update_billable_metric(
+                "bm-1",
+                &UpdateBillableMetricParams {
+                    description: Some("API calls, all regions".into()),
+                    ..Default::default()
+                },
+            )
+        },
     )
-    .with_body(fixture("billable_metric.json"))
-    .create();
-    let got = client(&mut s)
-        .update_billable_metric(
-            "bm-1",
-            &UpdateBillableMetricParams {
-                description: Some("API calls, all regions".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    m.assert();
+    .unwrap();
     assert_eq!(got, expected::billable_metric());
 }
 
 #[test]
 fn update_with_every_field_sends_all_three() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let answer = r#"{"id":"bm-1","name":"Tokens","status":"DELETED","lastUpdateTime":"2026-03-05T01:02:03.000000004Z"}"#;
+    let sent = json!({ "name": "Tokens", "description": "", "status": "DELETED" });
+    let got = answered_json(
         "PATCH",
         "/org/org-1/billableMetric/bm-1",
-        json!({ "name": "Tokens", "description": "", "status": "DELETED" }),
+        sent,
+        answer,
+        |c| {
+            c.update_billable_metric(
+                "bm-1",
+                &UpdateBillableMetricParams {
+                    name: Some("Tokens".into()),
+                    description: Some(String::new()),
+                    status: Some(BillableMetricStatus::Deleted),
+                },
+            )
+        },
     )
-    .with_body(r#"{"id":"bm-1","name":"Tokens","status":"DELETED","lastUpdateTime":"2026-03-05T01:02:03.000000004Z"}"#)
-    .create();
-    let got = client(&mut s)
-        .update_billable_metric(
-            "bm-1",
-            &UpdateBillableMetricParams {
-                name: Some("Tokens".into()),
-                description: Some(String::new()),
-                status: Some(BillableMetricStatus::Deleted),
-            },
-        )
-        .unwrap();
-    m.assert();
+    .unwrap();
     assert_eq!(
         got,
         BillableMetric {

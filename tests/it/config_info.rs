@@ -19,102 +19,93 @@ fn get_sends_no_body_and_decodes_every_partner_config() {
 
 #[test]
 fn update_sends_partner_usage_metering_configs() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = json!({
+        "partnerUsageMeteringConfigs": [
+            {
+                "partner": "AWS",
+                "enableBillableDimension": true,
+                "enableCommitWithAdditionalUsageAtListPrice": false,
+                "enableCommitWithAdditionalUsageMetering": true,
+                "enableDimensionMapping": true,
+                "dimensionMapping": {
+                    "api_calls": { "dimensionKey": "requests", "convertionMultiplier": 0.001, "mappingMode": "QUANTITY" }
+                },
+                "dimensionMappingV2": {
+                    "api_calls": [
+                        { "dimensionKey": "requests", "convertionMultiplier": 1.0, "mappingMode": "" },
+                        { "dimensionKey": "spend", "convertionMultiplier": 0.0, "mappingMode": "AMOUNT" }
+                    ]
+                }
+            },
+            {
+                "partner": "AZURE",
+                "enableBillableDimension": false,
+                "enableCommitWithAdditionalUsageAtListPrice": false,
+                "enableCommitWithAdditionalUsageMetering": false,
+                "enableDimensionMapping": false
+            },
+            {
+                "partner": "TENCENT",
+                "enableBillableDimension": false,
+                "enableCommitWithAdditionalUsageAtListPrice": true,
+                "enableCommitWithAdditionalUsageMetering": true,
+                "enableDimensionMapping": true,
+                "dimensionMappingV2": {
+                    "gpu_hours": [ { "dimensionKey": "gpu", "convertionMultiplier": 2.0, "mappingMode": "PERCENT" } ]
+                }
+            }
+        ]
+    });
+    let got = answered_json(
         "PATCH",
         "/org/org-1/usageMeteringConfigInfo",
-        json!({
-            "partnerUsageMeteringConfigs": [
-                {
-                    "partner": "AWS",
-                    "enableBillableDimension": true,
-                    "enableCommitWithAdditionalUsageAtListPrice": false,
-                    "enableCommitWithAdditionalUsageMetering": true,
-                    "enableDimensionMapping": true,
-                    "dimensionMapping": {
-                        "api_calls": { "dimensionKey": "requests", "convertionMultiplier": 0.001, "mappingMode": "QUANTITY" }
-                    },
-                    "dimensionMappingV2": {
-                        "api_calls": [
-                            { "dimensionKey": "requests", "convertionMultiplier": 1.0, "mappingMode": "" },
-                            { "dimensionKey": "spend", "convertionMultiplier": 0.0, "mappingMode": "AMOUNT" }
-                        ]
-                    }
-                },
-                {
-                    "partner": "AZURE",
-                    "enableBillableDimension": false,
-                    "enableCommitWithAdditionalUsageAtListPrice": false,
-                    "enableCommitWithAdditionalUsageMetering": false,
-                    "enableDimensionMapping": false
-                },
-                {
-                    "partner": "TENCENT",
-                    "enableBillableDimension": false,
-                    "enableCommitWithAdditionalUsageAtListPrice": true,
-                    "enableCommitWithAdditionalUsageMetering": true,
-                    "enableDimensionMapping": true,
-                    "dimensionMappingV2": {
-                        "gpu_hours": [ { "dimensionKey": "gpu", "convertionMultiplier": 2.0, "mappingMode": "PERCENT" } ]
-                    }
-                }
-            ]
-        }),
+        sent,
+        &fixture("usage_metering_config_info.json"),
+        |c| c.update_usage_metering_config_info(&expected::usage_metering_config_info()),
     )
-    .with_status(200)
-    .with_body(fixture("usage_metering_config_info.json"))
-    .create();
-    let got = client(&mut s)
-        .update_usage_metering_config_info(&expected::usage_metering_config_info())
-        .unwrap();
-    m.assert();
+    .unwrap();
     assert_eq!(got, expected::usage_metering_config_info());
 }
 
 #[test]
 fn update_with_no_partner_configs_sends_an_empty_list_and_decodes_null() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let answer = r#"{"partnerUsageMeteringConfigs":null}"#;
+    let sent = json!({ "partnerUsageMeteringConfigs": [] });
+    let got = answered_json(
         "PATCH",
         "/org/org-1/usageMeteringConfigInfo",
-        json!({ "partnerUsageMeteringConfigs": [] }),
+        sent,
+        answer,
+        |c| c.update_usage_metering_config_info(&UsageMeteringConfigInfo::default()),
     )
-    .with_body(r#"{"partnerUsageMeteringConfigs":null}"#)
-    .create();
-    let got = client(&mut s)
-        .update_usage_metering_config_info(&UsageMeteringConfigInfo::default())
-        .unwrap();
-    m.assert();
+    .unwrap();
     assert_eq!(got, UsageMeteringConfigInfo::default());
 }
 
 #[test]
 fn update_with_a_partner_without_mappings_omits_them() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let answer = r#"{"partnerUsageMeteringConfigs":[{"partner":"","enableDimensionMapping":true,"dimensionMapping":null,"dimensionMappingV2":null}]}"#;
+    let sent = json!({ "partnerUsageMeteringConfigs": [ {
+        "enableBillableDimension": false,
+        "enableCommitWithAdditionalUsageAtListPrice": false,
+        "enableCommitWithAdditionalUsageMetering": false,
+        "enableDimensionMapping": true
+    } ] });
+    let got = answered_json(
         "PATCH",
         "/org/org-1/usageMeteringConfigInfo",
-        json!({ "partnerUsageMeteringConfigs": [ {
-            "enableBillableDimension": false,
-            "enableCommitWithAdditionalUsageAtListPrice": false,
-            "enableCommitWithAdditionalUsageMetering": false,
-            "enableDimensionMapping": true
-        } ] }),
+        sent,
+        answer,
+        |c| {
+            c.update_usage_metering_config_info(&UsageMeteringConfigInfo {
+                partner_usage_metering_configs: vec![PartnerUsageMeteringConfig {
+                    enable_dimension_mapping: true,
+                    ..Default::default()
+                }],
+            })
+        },
     )
-    .with_body(r#"{"partnerUsageMeteringConfigs":[{"partner":"","enableDimensionMapping":true,"dimensionMapping":null,"dimensionMappingV2":null}]}"#)
-    .create();
-    let got = client(&mut s)
-        .update_usage_metering_config_info(&UsageMeteringConfigInfo {
-            partner_usage_metering_configs: vec![PartnerUsageMeteringConfig {
-                enable_dimension_mapping: true,
-                ..Default::default()
-            }],
-        })
-        .unwrap();
-    m.assert();
+    .unwrap();
     assert_eq!(
         got.partner_usage_metering_configs,
         vec![PartnerUsageMeteringConfig {

@@ -51,49 +51,44 @@ fn report_v1_fills_entitlement_and_org_and_decodes_the_group() {
 
 #[test]
 fn report_v2_sends_records_as_empty_object_and_keeps_the_timestamp_offset() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = json!({
+        "id": "5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11",
+        "entitlementID": "ent-2",
+        "organizationID": "org-1",
+        "records": {},
+        "billableRecords": [
+            { "key": "tokens", "quantity": 3.0, "properties": { "model": "large", "weight": 2.5, "cached": false } },
+            { "key": "seats", "quantity": 1.0 }
+        ],
+        "timestamp": "2026-02-28T23:59:59.999999999-08:00"
+    });
+    let got = answered_json(
         "POST",
         "/org/org-1/entitlement/ent-2/usageRecordGroup",
-        json!({
-            "id": "5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11",
-            "entitlementID": "ent-2",
-            "organizationID": "org-1",
-            "records": {},
-            "billableRecords": [
-                { "key": "tokens", "quantity": 3.0, "properties": { "model": "large", "weight": 2.5, "cached": false } },
-                { "key": "seats", "quantity": 1.0 }
-            ],
-            "timestamp": "2026-02-28T23:59:59.999999999-08:00"
-        }),
+        sent,
+        &fixture("usage_record_group_v2.json"),
+        |c| {
+            c.report_usage_record_group(
+                "ent-2",
+                &CreateUsageRecordGroupParams {
+                    id: Some("5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11".into()),
+                    // Naming the same entitlement and org as the path is fine.
+                    entitlement_id: "ent-2".into(),
+                    organization_id: "org-1".into(),
+                    billable_records: vec![
+                        MeteringUsageRecord::new("tokens", 3.0)
+                            .property("model", "large")
+                            .property("weight", 2.5)
+                            .property("cached", false),
+                        MeteringUsageRecord::new("seats", 1.0),
+                    ],
+                    timestamp: Some(datetime!(2026-02-28 23:59:59.999999999 -08:00)),
+                    ..Default::default()
+                },
+            )
+        },
     )
-    .with_status(200)
-    .with_body(fixture("usage_record_group_v2.json"))
-    .create();
-
-    let got = client(&mut s)
-        .report_usage_record_group(
-            "ent-2",
-            &CreateUsageRecordGroupParams {
-                id: Some("5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11".into()),
-                // Naming the same entitlement and org as the path is fine.
-                entitlement_id: "ent-2".into(),
-                organization_id: "org-1".into(),
-                billable_records: vec![
-                    MeteringUsageRecord::new("tokens", 3.0)
-                        .property("model", "large")
-                        .property("weight", 2.5)
-                        .property("cached", false),
-                    MeteringUsageRecord::new("seats", 1.0),
-                ],
-                timestamp: Some(datetime!(2026-02-28 23:59:59.999999999 -08:00)),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-
-    m.assert();
+    .unwrap();
     assert_eq!(got, expected::usage_record_group_v2());
 }
 
@@ -215,40 +210,29 @@ fn batch_json() -> serde_json::Value {
 
 #[test]
 fn batch_report_sends_the_items_without_ids_and_decodes_the_groups() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = batch_json();
+    let got = answered_json(
         "POST",
         "/org/org-1/batchCreateUsageRecordGroups",
-        batch_json(),
+        sent,
+        &fixture("batch_report_usage_record_groups.json"),
+        |c| c.batch_report_usage_record_groups(&batch()),
     )
-    .with_status(200)
-    .with_body(fixture("batch_report_usage_record_groups.json"))
-    .create();
-
-    let got = client(&mut s)
-        .batch_report_usage_record_groups(&batch())
-        .unwrap();
-
-    m.assert();
+    .unwrap();
     assert_eq!(got, expected::batch_report_usage_record_groups());
 }
 
 #[test]
 fn batch_report_answered_null_is_an_empty_list() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = batch_json();
+    let got = answered_json(
         "POST",
         "/org/org-1/batchCreateUsageRecordGroups",
-        batch_json(),
+        sent,
+        "null",
+        |c| c.batch_report_usage_record_groups(&batch()),
     )
-    .with_body("null")
-    .create();
-    let got = client(&mut s)
-        .batch_report_usage_record_groups(&batch())
-        .unwrap();
-    m.assert();
+    .unwrap();
     assert_eq!(got, Vec::<MeteringUsageRecordGroup>::new());
 }
 

@@ -148,6 +148,25 @@ pub fn answered<T>(
     got
 }
 
+/// Serves `body` (HTTP 200) once to a `method path` request whose JSON body equals `sent` (see
+/// [`expect_json`]); runs `call` with a client of that server, asserts the mock was hit, and
+/// returns what `call` returned.
+pub fn answered_json<T>(
+    method: &str,
+    path: &str,
+    sent: serde_json::Value,
+    body: &str,
+    call: impl FnOnce(&MeteringClient) -> T,
+) -> T {
+    let mut s = server();
+    let m = expect_json(&mut s, method, path, sent)
+        .with_body(body)
+        .create();
+    let got = call(&client(&mut s));
+    m.assert();
+    got
+}
+
 /// A mock for a request with a JSON body: exact method and path, the API key,
 /// `Accept: application/json`, `Content-Type: application/json`, the crate's `User-Agent`, and a
 /// body equal (as JSON, not a subset) to `body`.
