@@ -63,6 +63,40 @@ fn report_g1_answered(answers: &[(usize, Option<&str>, &str)]) -> Error {
     e
 }
 
+/// Asserts `e` is `Error::Api` with `status`, `message` and no `Retry-After`, and that it
+/// displays as `Suger API answered HTTP {status}: {message}`.
+fn assert_api(e: &Error, status: u16, message: &str) {
+    assert_eq!(api_parts(e), (status, message, None));
+    assert_eq!(e.status(), Some(status));
+    assert_eq!(
+        e.to_string(),
+        format!("Suger API answered HTTP {status}: {message}")
+    );
+}
+
+/// Batch-reports one group (with the API key) to a server that answers `status` and `body`,
+/// once; returns the batch and the error.
+fn batch_answered(status: usize, body: &str) -> (Vec<NewUsageRecordGroup>, Error) {
+    let batch = vec![NewUsageRecordGroup {
+        entitlement_id: "ent-1".into(),
+        records: expected::quantities(&[("api_calls", 3.0)]),
+        ..Default::default()
+    }];
+    let mut s = server();
+    let m = s
+        .mock("POST", "/org/org-1/batchCreateUsageRecordGroups")
+        .match_header("authorization", AUTHORIZATION)
+        .with_status(status)
+        .with_body(body)
+        .expect(1)
+        .create();
+    let e = client_without_retries(&mut s)
+        .batch_report_usage_record_groups(&batch)
+        .unwrap_err();
+    m.assert();
+    (batch, e)
+}
+
 fn api_parts(e: &Error) -> (u16, &str, Option<Duration>) {
     match e {
         Error::Api {
@@ -97,11 +131,7 @@ fn status_400_with_a_json_string_body_is_the_unquoted_message() {
         .unwrap_err();
     m.assert();
 
-    assert_eq!(
-        api_parts(&e),
-        (400, "all the quantity of usage records are zero", None)
-    );
-    assert_eq!(e.status(), Some(400));
+    assert_api(&e, 400, "all the quantity of usage records are zero");
     assert_eq!(
         e.message(),
         Some("all the quantity of usage records are zero")
@@ -112,10 +142,6 @@ fn status_400_with_a_json_string_body_is_the_unquoted_message() {
     assert!(!e.is_already_reported());
     assert_eq!(e.retry_after(), None);
     assert!(e.request_may_have_been_sent());
-    assert_eq!(
-        e.to_string(),
-        "Suger API answered HTTP 400: all the quantity of usage records are zero"
-    );
 }
 
 #[test]
@@ -155,15 +181,10 @@ fn a_very_long_json_string_message_is_clipped() {
 #[test]
 fn status_404_is_not_found() {
     let e = get_metric_answered(404, r#""billable metric not found""#, &[]);
-    assert_eq!(api_parts(&e), (404, "billable metric not found", None));
+    assert_api(&e, 404, "billable metric not found");
     assert!(e.is_not_found());
     assert!(!e.is_conflict());
     assert!(!e.is_retryable());
-    assert_eq!(e.status(), Some(404));
-    assert_eq!(
-        e.to_string(),
-        "Suger API answered HTTP 404: billable metric not found"
-    );
 }
 
 #[test]
@@ -185,18 +206,11 @@ fn status_404_on_delete_is_not_found() {
 #[test]
 fn status_409_on_a_first_report_is_a_conflict() {
     let e = report_g1_answered(&[(409, None, r#""usage record group g-1 already exists""#)]);
-    assert_eq!(
-        api_parts(&e),
-        (409, "usage record group g-1 already exists", None)
-    );
+    assert_api(&e, 409, "usage record group g-1 already exists");
     assert!(e.is_conflict());
     assert!(!e.is_already_reported());
     assert!(!e.is_not_found());
     assert!(!e.is_retryable());
-    assert_eq!(
-        e.to_string(),
-        "Suger API answered HTTP 409: usage record group g-1 already exists"
-    );
 }
 
 #[test]
@@ -275,10 +289,8 @@ fn status_500_with_a_large_html_body_is_a_short_excerpt() {
 #[test]
 fn status_502_with_an_empty_body_says_so() {
     let e = get_metric_answered(502, "", &[]);
-    assert_eq!(api_parts(&e), (502, "(empty body)", None));
+    assert_api(&e, 502, "(empty body)");
     assert!(e.is_retryable());
-    assert_eq!(e.status(), Some(502));
-    assert_eq!(e.to_string(), "Suger API answered HTTP 502: (empty body)");
 }
 
 #[test]
@@ -291,22 +303,16 @@ fn status_504_with_a_blank_body_says_empty() {
 #[test]
 fn status_401_is_not_retryable() {
     let e = get_metric_answered(401, r#""invalid api key""#, &[]);
-    assert_eq!(api_parts(&e), (401, "invalid api key", None));
+    assert_api(&e, 401, "invalid api key");
     assert!(!e.is_retryable());
     assert!(!e.is_not_found());
-    assert_eq!(e.status(), Some(401));
-    assert_eq!(
-        e.to_string(),
-        "Suger API answered HTTP 401: invalid api key"
-    );
 }
 
 #[test]
 fn status_403_with_plain_text_is_not_retryable() {
     let e = get_metric_answered(403, "Forbidden\n", &[("content-type", "text/plain")]);
-    assert_eq!(api_parts(&e), (403, "Forbidden", None));
+    assert_api(&e, 403, "Forbidden");
     assert!(!e.is_retryable());
-    assert_eq!(e.to_string(), "Suger API answered HTTP 403: Forbidden");
 }
 
 #[test]
@@ -370,23 +376,7 @@ fn status_408_is_retryable_and_501_is_not() {
 
 #[test]
 fn batch_report_500_is_outcome_unknown_and_hands_the_batch_back() {
-    let batch = vec![NewUsageRecordGroup {
-        entitlement_id: "ent-1".into(),
-        records: expected::quantities(&[("api_calls", 3.0)]),
-        ..Default::default()
-    }];
-    let mut s = server();
-    let m = s
-        .mock("POST", "/org/org-1/batchCreateUsageRecordGroups")
-        .match_header("authorization", AUTHORIZATION)
-        .with_status(500)
-        .with_body(r#""internal error""#)
-        .expect(1)
-        .create();
-    let e = client_without_retries(&mut s)
-        .batch_report_usage_record_groups(&batch)
-        .unwrap_err();
-    m.assert();
+    let (batch, e) = batch_answered(500, r#""internal error""#);
     match &e {
         Error::OutcomeUnknown { groups, source } => {
             assert_eq!(groups, &batch);
@@ -409,22 +399,7 @@ fn batch_report_500_is_outcome_unknown_and_hands_the_batch_back() {
 
 #[test]
 fn batch_report_400_is_a_plain_api_error() {
-    let batch = vec![NewUsageRecordGroup {
-        entitlement_id: "ent-1".into(),
-        records: expected::quantities(&[("api_calls", 3.0)]),
-        ..Default::default()
-    }];
-    let mut s = server();
-    let m = s
-        .mock("POST", "/org/org-1/batchCreateUsageRecordGroups")
-        .with_status(400)
-        .with_body(r#""entitlement ent-1 not found""#)
-        .expect(1)
-        .create();
-    let e = client_without_retries(&mut s)
-        .batch_report_usage_record_groups(&batch)
-        .unwrap_err();
-    m.assert();
+    let (_, e) = batch_answered(400, r#""entitlement ent-1 not found""#);
     assert_eq!(api_parts(&e), (400, "entitlement ent-1 not found", None));
 }
 
