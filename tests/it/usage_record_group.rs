@@ -15,37 +15,31 @@ const REPORT_PATH: &str = "/org/org-1/entitlement/ent-1/usageRecordGroup";
 
 #[test]
 fn report_v1_fills_entitlement_and_org_and_decodes_the_group() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = json!({
+        "id": "urg-2026-03-01T10-ent-1",
+        "entitlementID": "ent-1",
+        "organizationID": "org-1",
+        "records": { "api_calls": 1200.0, "storage_gb": 0.5 },
+        "timestamp": "2026-03-01T10:00:00.123456789Z"
+    });
+    let got = answered_json(
         "POST",
         REPORT_PATH,
-        json!({
-            "id": "urg-2026-03-01T10-ent-1",
-            "entitlementID": "ent-1",
-            "organizationID": "org-1",
-            "records": { "api_calls": 1200.0, "storage_gb": 0.5 },
-            "timestamp": "2026-03-01T10:00:00.123456789Z"
-        }),
+        sent,
+        &fixture("report_usage_record_group.json"),
+        |c| {
+            c.report_usage_record_group(
+                "ent-1",
+                &CreateUsageRecordGroupParams {
+                    id: Some("urg-2026-03-01T10-ent-1".into()),
+                    records: expected::quantities(&[("api_calls", 1200.0), ("storage_gb", 0.5)]),
+                    timestamp: Some(datetime!(2026-03-01 10:00:00.123456789 UTC)),
+                    ..Default::default()
+                },
+            )
+        },
     )
-    .with_status(200)
-    .with_header("content-type", "application/json")
-    .with_body(fixture("report_usage_record_group.json"))
-    .create();
-
-    let got = client(&mut s)
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("urg-2026-03-01T10-ent-1".into()),
-                records: expected::quantities(&[("api_calls", 1200.0), ("storage_gb", 0.5)]),
-                timestamp: Some(datetime!(2026-03-01 10:00:00.123456789 UTC)),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-
-    m.assert();
+    .unwrap();
     assert_eq!(got, expected::report_usage_record_group());
 }
 
@@ -143,31 +137,29 @@ fn report_without_id_or_timestamp_sends_a_generated_uuid_and_no_timestamp() {
 
 #[test]
 fn report_with_one_zero_and_one_non_zero_quantity_is_sent() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = json!({
+        "id": "g-1",
+        "entitlementID": "ent-1",
+        "organizationID": "org-1",
+        "records": { "a": 0.0, "b": -2.5 }
+    });
+    answered_json(
         "POST",
         REPORT_PATH,
-        json!({
-            "id": "g-1",
-            "entitlementID": "ent-1",
-            "organizationID": "org-1",
-            "records": { "a": 0.0, "b": -2.5 }
-        }),
+        sent,
+        &fixture("report_usage_record_group.json"),
+        |c| {
+            c.report_usage_record_group(
+                "ent-1",
+                &CreateUsageRecordGroupParams {
+                    id: Some("g-1".into()),
+                    records: expected::quantities(&[("a", 0.0), ("b", -2.5)]),
+                    ..Default::default()
+                },
+            )
+        },
     )
-    .with_body(fixture("report_usage_record_group.json"))
-    .create();
-    client(&mut s)
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("g-1".into()),
-                records: expected::quantities(&[("a", 0.0), ("b", -2.5)]),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    m.assert();
+    .unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

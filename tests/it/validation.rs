@@ -114,30 +114,28 @@ fn group_id_of_37_characters_is_refused() {
 #[test]
 fn group_id_of_exactly_36_unicode_characters_is_sent() {
     let id = "é".repeat(36); // 72 bytes, 36 characters
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = json!({
+        "id": id,
+        "entitlementID": "ent-1",
+        "organizationID": "org-1",
+        "records": { "a": 1.0 }
+    });
+    answered_json(
         "POST",
         "/org/org-1/entitlement/ent-1/usageRecordGroup",
-        json!({
-            "id": id,
-            "entitlementID": "ent-1",
-            "organizationID": "org-1",
-            "records": { "a": 1.0 }
-        }),
+        sent,
+        &fixture("report_usage_record_group.json"),
+        |c| {
+            c.report_usage_record_group(
+                "ent-1",
+                &CreateUsageRecordGroupParams {
+                    id: Some(id.clone()),
+                    ..v1(&[("a", 1.0)])
+                },
+            )
+        },
     )
-    .with_body(fixture("report_usage_record_group.json"))
-    .create();
-    client(&mut s)
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some(id.clone()),
-                ..v1(&[("a", 1.0)])
-            },
-        )
-        .unwrap();
-    m.assert();
+    .unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -591,22 +589,20 @@ fn billable_metric_description_of_301_characters_is_refused_and_300_is_sent() {
     assert_eq!(field, "description");
 
     let ok = "é".repeat(300);
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = json!({ "name": "Tokens", "description": ok });
+    answered_json(
         "POST",
         "/org/org-1/billableMetric",
-        json!({ "name": "Tokens", "description": ok }),
+        sent,
+        &fixture("billable_metric.json"),
+        |c| {
+            c.create_billable_metric(&BillableMetric {
+                description: ok.clone(),
+                ..metric("Tokens")
+            })
+        },
     )
-    .with_body(fixture("billable_metric.json"))
-    .create();
-    client(&mut s)
-        .create_billable_metric(&BillableMetric {
-            description: ok.clone(),
-            ..metric("Tokens")
-        })
-        .unwrap();
-    m.assert();
+    .unwrap();
 }
 
 #[test]
