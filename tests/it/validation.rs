@@ -464,22 +464,7 @@ fn a_date_that_is_not_four_digit_year_is_refused() {
 
 #[test]
 fn more_than_one_of_partner_buyer_and_entitlement_is_refused() {
-    let cases = [
-        ListUsageRecordGroups::new()
-            .partner(Partner::Aws)
-            .buyer_id("b"),
-        ListUsageRecordGroups::new()
-            .partner(Partner::Aws)
-            .entitlement_id("e"),
-        ListUsageRecordGroups::new()
-            .buyer_id("b")
-            .entitlement_id("e"),
-        ListUsageRecordGroups::new()
-            .partner(Partner::Gcp)
-            .buyer_id("b")
-            .entitlement_id("e"),
-    ];
-    for q in cases {
+    for q in conflicting_id_filters() {
         let (field, _) = refused(|c| c.list_usage_record_groups(&q));
         assert_eq!(field, "partner/buyer_id/entitlement_id", "{q:?}");
     }

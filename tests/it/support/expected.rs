@@ -229,22 +229,15 @@ pub fn delete_usage_record_group() -> MeteringUsageRecordGroup {
     }
 }
 
-/// fixtures/retry_usage_record_group.json.
+/// fixtures/retry_usage_record_group.json: the delete fixture's group in another state.
 pub fn retry_usage_record_group() -> MeteringUsageRecordGroup {
     MeteringUsageRecordGroup {
         id: "urg-failed".into(),
-        buyer_id: "buyer-9".into(),
-        entitlement_id: "ent-1".into(),
-        organization_id: "org-1".into(),
         partner: Some(Partner::Azure),
-        records: quantities(&[("api_calls", 10.0)]),
         status: Some(UsageRecordGroupStatus::Created),
-        meta_info: None,
         serial_id: 12,
-        usage_record_report_id: String::new(),
-        creation_time: Some(datetime!(2026-03-02 00:00:00 UTC)),
         last_update_time: Some(datetime!(2026-03-03 00:00:00 UTC)),
-        reported_time: None,
+        ..delete_usage_record_group()
     }
 }
 

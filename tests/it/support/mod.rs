@@ -210,3 +210,23 @@ pub fn invalid<T: std::fmt::Debug>(result: suger_metering::Result<T>) -> (&'stat
         other => panic!("expected Error::InvalidRequest, got {other:?}"),
     }
 }
+
+/// List filters naming more than one of partner, buyer and entitlement: refused before sending.
+pub fn conflicting_id_filters() -> [suger_metering::ListUsageRecordGroups; 4] {
+    use suger_metering::{ListUsageRecordGroups, Partner};
+    [
+        ListUsageRecordGroups::new()
+            .partner(Partner::Aws)
+            .buyer_id("b"),
+        ListUsageRecordGroups::new()
+            .partner(Partner::Aws)
+            .entitlement_id("e"),
+        ListUsageRecordGroups::new()
+            .buyer_id("b")
+            .entitlement_id("e"),
+        ListUsageRecordGroups::new()
+            .partner(Partner::Gcp)
+            .buyer_id("b")
+            .entitlement_id("e"),
+    ]
+}
