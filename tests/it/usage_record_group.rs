@@ -13,6 +13,18 @@ const REPORT_PATH: &str = "/org/org-1/entitlement/ent-1/usageRecordGroup";
 // report_usage_record_group
 // ---------------------------------------------------------------------------------------------
 
+/// Reports `params` for `ent-1`, which must send exactly `sent`; answered with the v1 fixture.
+fn report_sending(
+    sent: serde_json::Value,
+    params: CreateUsageRecordGroupParams,
+) -> MeteringUsageRecordGroup {
+    let answer = fixture("report_usage_record_group.json");
+    answered_json("POST", REPORT_PATH, sent, &answer, |c| {
+        c.report_usage_record_group("ent-1", &params)
+    })
+    .unwrap()
+}
+
 #[test]
 fn report_v1_fills_entitlement_and_org_and_decodes_the_group() {
     let sent = json!({
@@ -22,24 +34,15 @@ fn report_v1_fills_entitlement_and_org_and_decodes_the_group() {
         "records": { "api_calls": 1200.0, "storage_gb": 0.5 },
         "timestamp": "2026-03-01T10:00:00.123456789Z"
     });
-    let got = answered_json(
-        "POST",
-        REPORT_PATH,
+    let got = report_sending(
         sent,
-        &fixture("report_usage_record_group.json"),
-        |c| {
-            c.report_usage_record_group(
-                "ent-1",
-                &CreateUsageRecordGroupParams {
-                    id: Some("urg-2026-03-01T10-ent-1".into()),
-                    records: expected::quantities(&[("api_calls", 1200.0), ("storage_gb", 0.5)]),
-                    timestamp: Some(datetime!(2026-03-01 10:00:00.123456789 UTC)),
-                    ..Default::default()
-                },
-            )
+        CreateUsageRecordGroupParams {
+            id: Some("urg-2026-03-01T10-ent-1".into()),
+            records: expected::quantities(&[("api_calls", 1200.0), ("storage_gb", 0.5)]),
+            timestamp: Some(datetime!(2026-03-01 10:00:00.123456789 UTC)),
+            ..Default::default()
         },
-    )
-    .unwrap();
+    );
     assert_eq!(got, expected::report_usage_record_group());
 }
 
@@ -143,23 +146,14 @@ fn report_with_one_zero_and_one_non_zero_quantity_is_sent() {
         "organizationID": "org-1",
         "records": { "a": 0.0, "b": -2.5 }
     });
-    answered_json(
-        "POST",
-        REPORT_PATH,
+    report_sending(
         sent,
-        &fixture("report_usage_record_group.json"),
-        |c| {
-            c.report_usage_record_group(
-                "ent-1",
-                &CreateUsageRecordGroupParams {
-                    id: Some("g-1".into()),
-                    records: expected::quantities(&[("a", 0.0), ("b", -2.5)]),
-                    ..Default::default()
-                },
-            )
+        CreateUsageRecordGroupParams {
+            id: Some("g-1".into()),
+            records: expected::quantities(&[("a", 0.0), ("b", -2.5)]),
+            ..Default::default()
         },
-    )
-    .unwrap();
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
