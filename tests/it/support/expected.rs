@@ -22,6 +22,24 @@ pub fn object(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value
     }
 }
 
+/// The filters `model IS "large"` and `weight GTE weight` of the fixtures' billable metrics.
+fn model_is_large_and_weight_gte(weight: serde_json::Value) -> Vec<BillableMetricFilter> {
+    vec![
+        BillableMetricFilter {
+            name: "model".into(),
+            operation: Some(BillableMetricFilterOperation::Is),
+            value: Some(json!("large")),
+            value_type: Some(BillableMetricFilterValueType::String),
+        },
+        BillableMetricFilter {
+            name: "weight".into(),
+            operation: Some(BillableMetricFilterOperation::Gte),
+            value: Some(weight),
+            value_type: Some(BillableMetricFilterValueType::Float),
+        },
+    ]
+}
+
 /// fixtures/report_usage_record_group.json: a v1 group just created.
 pub fn report_usage_record_group() -> MeteringUsageRecordGroup {
     let records = quantities(&[
@@ -333,20 +351,7 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
                     billable_metric_aggregation_type: Some(BillableMetricAggregationType::Sum),
                     billable_metric_info: Some(BillableMetricInfo {
                         filter_groups: vec![BillableMetricFilterGroup {
-                            filters: vec![
-                                BillableMetricFilter {
-                                    name: "model".into(),
-                                    operation: Some(BillableMetricFilterOperation::Is),
-                                    value: Some(json!("large")),
-                                    value_type: Some(BillableMetricFilterValueType::String),
-                                },
-                                BillableMetricFilter {
-                                    name: "weight".into(),
-                                    operation: Some(BillableMetricFilterOperation::Gte),
-                                    value: Some(json!(2)),
-                                    value_type: Some(BillableMetricFilterValueType::Float),
-                                },
-                            ],
+                            filters: model_is_large_and_weight_gte(json!(2)),
                         }],
                         group_bys: vec!["region".into()],
                         property_unique_on: String::new(),
@@ -440,20 +445,7 @@ pub fn billable_metric() -> BillableMetric {
         info: Some(BillableMetricInfo {
             filter_groups: vec![
                 BillableMetricFilterGroup {
-                    filters: vec![
-                        BillableMetricFilter {
-                            name: "model".into(),
-                            operation: Some(BillableMetricFilterOperation::Is),
-                            value: Some(json!("large")),
-                            value_type: Some(BillableMetricFilterValueType::String),
-                        },
-                        BillableMetricFilter {
-                            name: "weight".into(),
-                            operation: Some(BillableMetricFilterOperation::Gte),
-                            value: Some(json!(2.5)),
-                            value_type: Some(BillableMetricFilterValueType::Float),
-                        },
-                    ],
+                    filters: model_is_large_and_weight_gte(json!(2.5)),
                 },
                 BillableMetricFilterGroup { filters: vec![] },
             ],
