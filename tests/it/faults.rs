@@ -250,7 +250,7 @@ impl Waits {
 
 /// What a single report must end in.
 #[derive(Clone, Copy)]
-enum Reported {
+enum ReportEnd {
     /// `Ok` with the id of the one group stored.
     Recorded,
     /// `Error::AlreadyReported` with the id of the one group stored: 409, a conflict, not
@@ -286,7 +286,7 @@ struct ReportCase {
     faults: fn() -> Vec<(Fault, usize)>,
     client: Client,
     id: Option<&'static str>,
-    outcome: Reported,
+    outcome: ReportEnd,
     attempts: usize,
     waits: Waits,
     then: Then,
@@ -328,7 +328,7 @@ const RETRIED: ReportCase = ReportCase {
     faults: Vec::new,
     client: Client::Default,
     id: None,
-    outcome: Reported::Recorded,
+    outcome: ReportEnd::Recorded,
     attempts: 2,
     waits: Waits::OneBackoff,
     then: Then::Nothing,
@@ -344,7 +344,7 @@ const NOT_RETRIED: ReportCase = ReportCase {
 /// Every attempt failed ambiguously after the group was applied: the id is handed back.
 const DROPPED_EVERY_TIME: ReportCase = ReportCase {
     faults: || vec![(Fault::drop_after_apply(), 3)],
-    outcome: Reported::Unknown {
+    outcome: ReportEnd::Unknown {
         source: transport,
         stored: true,
         status: None,
@@ -421,26 +421,26 @@ const REPORT_CASES: &[ReportCase] = &[
     ReportCase {
         name: "report_drop_after_apply_is_already_reported_with_the_stored_id",
         faults: || vec![(Fault::drop_after_apply(), 1)],
-        outcome: Reported::AlreadyReported,
+        outcome: ReportEnd::AlreadyReported,
         ..RETRIED
     },
     ReportCase {
         name: "report_with_id_drop_after_apply_is_already_reported_with_that_id",
         faults: || vec![(Fault::drop_after_apply(), 1)],
         id: Some("hour-15"),
-        outcome: Reported::AlreadyReported,
+        outcome: ReportEnd::AlreadyReported,
         ..RETRIED
     },
     ReportCase {
         name: "report_truncated_body_is_already_reported",
         faults: || vec![(Fault::truncate_body(), 1)],
-        outcome: Reported::AlreadyReported,
+        outcome: ReportEnd::AlreadyReported,
         ..RETRIED
     },
     ReportCase {
         name: "report_drop_then_503_then_409_is_already_reported",
         faults: || vec![(Fault::drop_after_apply(), 1), (Fault::status(503), 1)],
-        outcome: Reported::AlreadyReported,
+        outcome: ReportEnd::AlreadyReported,
         attempts: 3,
         waits: Waits::Count(2),
         ..RETRIED
@@ -449,7 +449,7 @@ const REPORT_CASES: &[ReportCase] = &[
         name: "report_delay_past_timeout_is_already_reported_once_the_first_attempt_applied",
         faults: || vec![(Fault::delay(DELAY), 1)],
         client: Client::WaitingForOneGroup,
-        outcome: Reported::AlreadyReported,
+        outcome: ReportEnd::AlreadyReported,
         waits: Waits::Count(1),
         ..RETRIED
     },
@@ -466,44 +466,44 @@ const REPORT_CASES: &[ReportCase] = &[
     ReportCase {
         name: "report_400_is_not_retried",
         faults: || vec![(Fault::status(400), 1)],
-        outcome: Reported::Refused(400, None),
+        outcome: ReportEnd::Refused(400, None),
         ..NOT_RETRIED
     },
     ReportCase {
         name: "report_401_is_not_retried",
         faults: || vec![(Fault::status(401), 1)],
-        outcome: Reported::Refused(401, None),
+        outcome: ReportEnd::Refused(401, None),
         ..NOT_RETRIED
     },
     ReportCase {
         name: "report_403_is_not_retried",
         faults: || vec![(Fault::status(403), 1)],
-        outcome: Reported::Refused(403, None),
+        outcome: ReportEnd::Refused(403, None),
         ..NOT_RETRIED
     },
     ReportCase {
         name: "report_404_is_not_retried",
         faults: || vec![(Fault::status(404), 1)],
-        outcome: Reported::Refused(404, None),
+        outcome: ReportEnd::Refused(404, None),
         ..NOT_RETRIED
     },
     // An injected 409 on the first attempt is a plain conflict, not AlreadyReported.
     ReportCase {
         name: "report_409_on_the_first_attempt_is_not_retried_nor_already_reported",
         faults: || vec![(Fault::status(409), 1)],
-        outcome: Reported::Refused(409, None),
+        outcome: ReportEnd::Refused(409, None),
         ..NOT_RETRIED
     },
     ReportCase {
         name: "report_retry_after_beyond_max_retry_after_is_not_waited_for",
         faults: || vec![(Fault::status(429).retry_after("60"), 1)],
-        outcome: Reported::Refused(429, Some(60)),
+        outcome: ReportEnd::Refused(429, Some(60)),
         ..NOT_RETRIED
     },
     ReportCase {
         name: "report_200_with_an_unreadable_body_is_an_unknown_outcome_not_retried",
         faults: || vec![(Fault::status(200).body("<html>maintenance</html>"), 1)],
-        outcome: Reported::Unknown {
+        outcome: ReportEnd::Unknown {
             source: decode_200,
             stored: false,
             status: Some(200),
@@ -527,7 +527,7 @@ const REPORT_CASES: &[ReportCase] = &[
         name: "report_with_id_503_exhausted_then_rereport_same_id_stores_once",
         faults: || vec![(Fault::status(503), 3)],
         id: Some("hour-14"),
-        outcome: Reported::Unknown {
+        outcome: ReportEnd::Unknown {
             source: api_503,
             stored: false,
             status: Some(503),
@@ -575,12 +575,12 @@ fn run_report_case(case: &ReportCase) {
     }
     let stored = || assert_stored_once(&env, "ent-1", 5.0);
     match case.outcome {
-        Reported::Recorded => {
+        ReportEnd::Recorded => {
             let g = result.unwrap_or_else(|e| panic!("{name}: must be retried: {e:?}"));
             assert_eq!(g.id, stored(), "{name}");
             assert_eq!(g.id, sent_id, "{name}");
         }
-        Reported::AlreadyReported => {
+        ReportEnd::AlreadyReported => {
             let e = result.expect_err(name);
             let id = stored();
             assert_eq!(id, sent_id, "{name}");
@@ -593,12 +593,12 @@ fn run_report_case(case: &ReportCase) {
             assert_eq!(e.status(), Some(409), "{name}");
             assert!(!e.is_retryable(), "{name}");
         }
-        Reported::Refused(status, retry_after) => {
+        ReportEnd::Refused(status, retry_after) => {
             let e = result.expect_err(name);
             assert_refused(&env, name, &e, status, retry_after);
             assert!(!e.is_already_reported(), "{name}");
         }
-        Reported::Unknown {
+        ReportEnd::Unknown {
             source: source_is,
             stored: was_stored,
             status,
@@ -674,7 +674,7 @@ fn run_table<T: Sync>(table: &[T], name: fn(&T) -> &'static str, prefix: &str, r
 
 /// What a batch report of three groups must end in.
 #[derive(Clone, Copy)]
-enum Batched {
+enum BatchEnd {
     /// `Ok` with three groups, stored exactly once.
     Recorded,
     /// `Error::Api` with this status and `Retry-After` (seconds): the server did not process
@@ -697,7 +697,7 @@ struct BatchCase {
     name: &'static str,
     faults: fn() -> Vec<(Fault, usize)>,
     client: Client,
-    outcome: Batched,
+    outcome: BatchEnd,
     attempts: usize,
     waits: Waits,
 }
@@ -711,7 +711,7 @@ const UNKNOWN: BatchCase = BatchCase {
     name: "",
     faults: Vec::new,
     client: Client::Default,
-    outcome: Batched::Unknown {
+    outcome: BatchEnd::Unknown {
         source: transport,
         status: None,
         stored: true,
@@ -722,8 +722,8 @@ const UNKNOWN: BatchCase = BatchCase {
 
 /// A 5xx without `Retry-After`: not retried, the batch handed back with the `Error::Api` of that
 /// status; the fake stored nothing (status faults are answered before applying).
-const fn unknown_5xx(status: u16) -> Batched {
-    Batched::Unknown {
+const fn unknown_5xx(status: u16) -> BatchEnd {
+    BatchEnd::Unknown {
         source: api,
         status: Some(status),
         stored: false,
@@ -734,7 +734,7 @@ const BATCH_CASES: &[BatchCase] = &[
     BatchCase {
         name: "batch_429_with_retry_after_is_retried_and_stored_once",
         faults: || vec![(Fault::status(429).retry_after("1"), 1)],
-        outcome: Batched::Recorded,
+        outcome: BatchEnd::Recorded,
         attempts: 2,
         waits: Waits::Exactly(&[1000]),
         ..UNKNOWN
@@ -742,7 +742,7 @@ const BATCH_CASES: &[BatchCase] = &[
     BatchCase {
         name: "batch_503_with_retry_after_is_retried_and_stored_once",
         faults: || vec![(Fault::status(503).retry_after("2"), 1)],
-        outcome: Batched::Recorded,
+        outcome: BatchEnd::Recorded,
         attempts: 2,
         waits: Waits::Exactly(&[2000]),
         ..UNKNOWN
@@ -751,7 +751,7 @@ const BATCH_CASES: &[BatchCase] = &[
     BatchCase {
         name: "batch_503_with_retry_after_exhausted_is_a_plain_api_error",
         faults: || vec![(Fault::status(503).retry_after("1"), 3)],
-        outcome: Batched::Refused(503, Some(1)),
+        outcome: BatchEnd::Refused(503, Some(1)),
         attempts: 3,
         waits: Waits::Exactly(&[1000, 1000]),
         ..UNKNOWN
@@ -760,19 +760,19 @@ const BATCH_CASES: &[BatchCase] = &[
         name: "batch_retry_after_beyond_max_retry_after_is_a_plain_api_error_not_waited_for",
         faults: || vec![(Fault::status(503).retry_after("2"), 1)],
         client: Client::MaxRetryAfter(1),
-        outcome: Batched::Refused(503, Some(2)),
+        outcome: BatchEnd::Refused(503, Some(2)),
         ..UNKNOWN
     },
     BatchCase {
         name: "batch_429_without_retry_after_is_a_plain_api_error",
         faults: || vec![(Fault::status(429), 1)],
-        outcome: Batched::Refused(429, None),
+        outcome: BatchEnd::Refused(429, None),
         ..UNKNOWN
     },
     BatchCase {
         name: "batch_400_is_a_plain_api_error",
         faults: || vec![(Fault::status(400), 1)],
-        outcome: Batched::Refused(400, None),
+        outcome: BatchEnd::Refused(400, None),
         ..UNKNOWN
     },
     BatchCase {
@@ -814,7 +814,7 @@ const BATCH_CASES: &[BatchCase] = &[
         name: "batch_delay_past_timeout_is_outcome_unknown_and_stored_once",
         faults: || vec![(Fault::delay(DELAY), 1)],
         client: Client::Timeout(TIMEOUT),
-        outcome: Batched::Unknown {
+        outcome: BatchEnd::Unknown {
             source: timeout,
             status: None,
             stored: true,
@@ -836,7 +836,7 @@ const BATCH_CASES: &[BatchCase] = &[
     BatchCase {
         name: "batch_200_with_an_unreadable_body_is_outcome_unknown",
         faults: || vec![(Fault::status(200).body("<html>ok</html>"), 1)],
-        outcome: Batched::Unknown {
+        outcome: BatchEnd::Unknown {
             source: decode_200,
             status: Some(200),
             stored: false,
@@ -870,15 +870,15 @@ fn run_batch_case(case: &BatchCase) {
         );
     };
     match case.outcome {
-        Batched::Recorded => {
+        BatchEnd::Recorded => {
             let created = result.unwrap_or_else(|e| panic!("{name}: {e:?}"));
             assert_eq!(created.len(), 3, "{name}");
             stored_once();
         }
-        Batched::Refused(status, retry_after) => {
+        BatchEnd::Refused(status, retry_after) => {
             assert_refused(&env, name, &result.expect_err(name), status, retry_after);
         }
-        Batched::Unknown {
+        BatchEnd::Unknown {
             source: source_is,
             status,
             stored,
