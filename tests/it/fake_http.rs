@@ -1,13 +1,11 @@
 //! Drives the fake over real HTTP: auth, every route's main rule, filters and pagination, the
 //! report cycle, every fault kind and shutdown.
 
-mod raw_http;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use raw_http::{Client, assert_error, enc};
+use crate::support::raw_http::{self, Client, assert_error, enc};
 use serde_json::{Value, json};
 use suger_metering::fake::{FakeSuger, Fault, Operation};
 

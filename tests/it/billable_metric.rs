@@ -1,8 +1,6 @@
 //! Contract tests for the four billable metric operations.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::json;
 use suger_metering::*;
 
@@ -40,37 +38,26 @@ fn create_sends_every_set_field_with_lowercase_organization_id() {
     .with_header("content-type", "application/json")
     .with_body(fixture("billable_metric.json"))
     .create();
-    let all = catch_all(&mut s);
 
     let mut metric = expected::billable_metric();
     metric.creation_time = None; // read-only: not sent when None
-    let got = client(&s).create_billable_metric(&metric).unwrap();
+    let got = client(&mut s).create_billable_metric(&metric).unwrap();
 
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(got, expected::billable_metric());
 }
 
 #[test]
 fn create_with_only_a_name_sends_only_the_name() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
-        "POST",
-        "/org/org-1/billableMetric",
-        json!({ "name": "API calls" }),
-    )
-    .with_body(r#"{"id":"bm-new","name":"API calls","organizationId":"org-1","aggregationType":"","status":"ACTIVE","info":null,"creationTime":"2026-03-01T10:00:00Z","lastUpdateTime":"2026-03-01T10:00:00Z"}"#)
-    .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
-        .create_billable_metric(&BillableMetric {
+    let answer = r#"{"id":"bm-new","name":"API calls","organizationId":"org-1","aggregationType":"","status":"ACTIVE","info":null,"creationTime":"2026-03-01T10:00:00Z","lastUpdateTime":"2026-03-01T10:00:00Z"}"#;
+    let sent = json!({ "name": "API calls" });
+    let got = answered_json("POST", "/org/org-1/billableMetric", sent, answer, |c| {
+        c.create_billable_metric(&BillableMetric {
             name: "API calls".into(),
             ..Default::default()
         })
-        .unwrap();
-    m.assert();
-    assert_catch_all(&all);
+    })
+    .unwrap();
     assert_eq!(
         got,
         BillableMetric {
@@ -97,10 +84,8 @@ fn get_sends_no_body_and_decodes_the_metric() {
     let m = expect_no_body(&mut s, "GET", "/org/org-1/billableMetric/bm-1")
         .with_body(fixture("billable_metric.json"))
         .create();
-    let all = catch_all(&mut s);
-    let got = client(&s).get_billable_metric("bm-1").unwrap();
+    let got = client(&mut s).get_billable_metric("bm-1").unwrap();
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(got, expected::billable_metric());
 }
 
@@ -114,10 +99,8 @@ fn list_without_status_sends_no_query() {
     let m = expect_no_body(&mut s, "GET", "/org/org-1/billableMetric")
         .with_body(fixture("list_billable_metrics.json"))
         .create();
-    let all = catch_all(&mut s);
-    let got = client(&s).list_billable_metrics(None).unwrap();
+    let got = client(&mut s).list_billable_metrics(None).unwrap();
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(got, expected::list_billable_metrics());
 }
 
@@ -128,12 +111,10 @@ fn list_active_sends_status_active() {
         .match_query(exact_query(&[("status", "ACTIVE")]))
         .with_body("null")
         .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
+    let got = client(&mut s)
         .list_billable_metrics(Some(BillableMetricStatus::Active))
         .unwrap();
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(got, Vec::<BillableMetric>::new());
 }
 
@@ -144,12 +125,10 @@ fn list_deleted_sends_status_deleted() {
         .match_query(exact_query(&[("status", "DELETED")]))
         .with_body("[]")
         .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
+    let got = client(&mut s)
         .list_billable_metrics(Some(BillableMetricStatus::Deleted))
         .unwrap();
     m.assert();
-    assert_catch_all(&all);
     assert!(got.is_empty());
 }
 
@@ -159,54 +138,47 @@ fn list_deleted_sends_status_deleted() {
 
 #[test]
 fn update_sends_only_the_fields_that_are_set() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = json!({ "description": "API calls, all regions" });
+    let got = answered_json(
         "PATCH",
         "/org/org-1/billableMetric/bm-1",
-        json!({ "description": "API calls, all regions" }),
+        sent,
+        &fixture("billable_metric.json"),
+        |c| {
+            c.update_billable_metric(
+                "bm-1",
+                &UpdateBillableMetricParams {
+                    description: Some("API calls, all regions".into()),
+                    ..Default::default()
+                },
+            )
+        },
     )
-    .with_body(fixture("billable_metric.json"))
-    .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
-        .update_billable_metric(
-            "bm-1",
-            &UpdateBillableMetricParams {
-                description: Some("API calls, all regions".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    m.assert();
-    assert_catch_all(&all);
+    .unwrap();
     assert_eq!(got, expected::billable_metric());
 }
 
 #[test]
 fn update_with_every_field_sends_all_three() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let answer = r#"{"id":"bm-1","name":"Tokens","status":"DELETED","lastUpdateTime":"2026-03-05T01:02:03.000000004Z"}"#;
+    let sent = json!({ "name": "Tokens", "description": "", "status": "DELETED" });
+    let got = answered_json(
         "PATCH",
         "/org/org-1/billableMetric/bm-1",
-        json!({ "name": "Tokens", "description": "", "status": "DELETED" }),
+        sent,
+        answer,
+        |c| {
+            c.update_billable_metric(
+                "bm-1",
+                &UpdateBillableMetricParams {
+                    name: Some("Tokens".into()),
+                    description: Some(String::new()),
+                    status: Some(BillableMetricStatus::Deleted),
+                },
+            )
+        },
     )
-    .with_body(r#"{"id":"bm-1","name":"Tokens","status":"DELETED","lastUpdateTime":"2026-03-05T01:02:03.000000004Z"}"#)
-    .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
-        .update_billable_metric(
-            "bm-1",
-            &UpdateBillableMetricParams {
-                name: Some("Tokens".into()),
-                description: Some(String::new()),
-                status: Some(BillableMetricStatus::Deleted),
-            },
-        )
-        .unwrap();
-    m.assert();
-    assert_catch_all(&all);
+    .unwrap();
     assert_eq!(
         got,
         BillableMetric {
@@ -225,11 +197,9 @@ fn update_with_nothing_set_sends_an_empty_object() {
     let m = expect_json(&mut s, "PATCH", "/org/org-1/billableMetric/bm-1", json!({}))
         .with_body(fixture("billable_metric.json"))
         .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
+    let got = client(&mut s)
         .update_billable_metric("bm-1", &UpdateBillableMetricParams::default())
         .unwrap();
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(got.id, "bm-1");
 }

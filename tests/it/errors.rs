@@ -1,12 +1,11 @@
 //! Non-2xx answers become `Error::Api` with the server's message, status, `Retry-After` and the
 //! right classification. Clients here send every request once (`RetryPolicy::disabled()`), so
-//! each mock expects exactly one hit; retries themselves are not under test here.
-
-mod common;
+//! each mock expects exactly one hit; retries themselves are not under test here, except where
+//! a 409 on a report means something else on a retry.
 
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use suger_metering::*;
 
 /// Serves `status`, `body` and optional extra headers on GET /billableMetric/bm-1, once.
@@ -20,11 +19,82 @@ fn get_metric_answered(status: usize, body: &str, headers: &[(&str, &str)]) -> E
         mock = mock.with_header(*name, value);
     }
     let m = mock.create();
-    let all = catch_all(&mut s);
-    let result = client_without_retries(&s).get_billable_metric("bm-1");
+    let result = client_without_retries(&mut s).get_billable_metric("bm-1");
     m.assert();
-    assert_catch_all(&all);
     result.expect_err("a non-2xx answer is an error")
+}
+
+/// Reports group `g-1` (`api_calls: 1`) for `ent-1` to a server that answers the attempts, in
+/// order, with `answers` (status, `Retry-After`, body), each expected exactly once. Retries are
+/// on, without real waits. Returns the error.
+fn report_g1_answered(answers: &[(usize, Option<&str>, &str)]) -> Error {
+    let mut s = server();
+    let mocks: Vec<mockito::Mock> = answers
+        .iter()
+        .map(|&(status, retry_after, body)| {
+            let mut m = s
+                .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
+                .with_status(status)
+                .with_body(body)
+                .expect(1);
+            if let Some(value) = retry_after {
+                m = m.with_header("retry-after", value);
+            }
+            m.create()
+        })
+        .collect();
+    let client = builder(&mut s)
+        .retry(RetryPolicy::default().sleep_fn(|_| {}))
+        .build()
+        .unwrap();
+    let e = client
+        .report_usage_record_group(
+            "ent-1",
+            &CreateUsageRecordGroupParams {
+                id: Some("g-1".into()),
+                records: expected::quantities(&[("api_calls", 1.0)]),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    for m in &mocks {
+        m.assert();
+    }
+    e
+}
+
+/// Asserts `e` is `Error::Api` with `status`, `message` and no `Retry-After`, and that it
+/// displays as `Suger API answered HTTP {status}: {message}`.
+fn assert_api(e: &Error, status: u16, message: &str) {
+    assert_eq!(api_parts(e), (status, message, None));
+    assert_eq!(e.status(), Some(status));
+    assert_eq!(
+        e.to_string(),
+        format!("Suger API answered HTTP {status}: {message}")
+    );
+}
+
+/// Batch-reports one group (with the API key) to a server that answers `status` and `body`,
+/// once; returns the batch and the error.
+fn batch_answered(status: usize, body: &str) -> (Vec<NewUsageRecordGroup>, Error) {
+    let batch = vec![NewUsageRecordGroup {
+        entitlement_id: "ent-1".into(),
+        records: expected::quantities(&[("api_calls", 3.0)]),
+        ..Default::default()
+    }];
+    let mut s = server();
+    let m = s
+        .mock("POST", "/org/org-1/batchCreateUsageRecordGroups")
+        .match_header("authorization", AUTHORIZATION)
+        .with_status(status)
+        .with_body(body)
+        .expect(1)
+        .create();
+    let e = client_without_retries(&mut s)
+        .batch_report_usage_record_groups(&batch)
+        .unwrap_err();
+    m.assert();
+    (batch, e)
 }
 
 fn api_parts(e: &Error) -> (u16, &str, Option<Duration>) {
@@ -49,8 +119,7 @@ fn status_400_with_a_json_string_body_is_the_unquoted_message() {
         .with_body(r#""all the quantity of usage records are zero""#)
         .expect(1)
         .create();
-    let all = catch_all(&mut s);
-    let e = client_without_retries(&s)
+    let e = client_without_retries(&mut s)
         .report_usage_record_group(
             "ent-1",
             &CreateUsageRecordGroupParams {
@@ -61,13 +130,8 @@ fn status_400_with_a_json_string_body_is_the_unquoted_message() {
         )
         .unwrap_err();
     m.assert();
-    assert_catch_all(&all);
 
-    assert_eq!(
-        api_parts(&e),
-        (400, "all the quantity of usage records are zero", None)
-    );
-    assert_eq!(e.status(), Some(400));
+    assert_api(&e, 400, "all the quantity of usage records are zero");
     assert_eq!(
         e.message(),
         Some("all the quantity of usage records are zero")
@@ -78,10 +142,6 @@ fn status_400_with_a_json_string_body_is_the_unquoted_message() {
     assert!(!e.is_already_reported());
     assert_eq!(e.retry_after(), None);
     assert!(e.request_may_have_been_sent());
-    assert_eq!(
-        e.to_string(),
-        "Suger API answered HTTP 400: all the quantity of usage records are zero"
-    );
 }
 
 #[test]
@@ -121,15 +181,10 @@ fn a_very_long_json_string_message_is_clipped() {
 #[test]
 fn status_404_is_not_found() {
     let e = get_metric_answered(404, r#""billable metric not found""#, &[]);
-    assert_eq!(api_parts(&e), (404, "billable metric not found", None));
+    assert_api(&e, 404, "billable metric not found");
     assert!(e.is_not_found());
     assert!(!e.is_conflict());
     assert!(!e.is_retryable());
-    assert_eq!(e.status(), Some(404));
-    assert_eq!(
-        e.to_string(),
-        "Suger API answered HTTP 404: billable metric not found"
-    );
 }
 
 #[test]
@@ -140,86 +195,28 @@ fn status_404_on_delete_is_not_found() {
         .with_body(r#""usageRecordGroup not found""#)
         .expect(1)
         .create();
-    let all = catch_all(&mut s);
-    let e = client_without_retries(&s)
+    let e = client_without_retries(&mut s)
         .delete_usage_record_group("nope", None)
         .unwrap_err();
     m.assert();
-    assert_catch_all(&all);
     assert!(e.is_not_found());
     assert_eq!(e.message(), Some("usageRecordGroup not found"));
 }
 
 #[test]
 fn status_409_on_a_first_report_is_a_conflict() {
-    let mut s = server();
-    let m = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(409)
-        .with_body(r#""usage record group g-1 already exists""#)
-        .expect(1)
-        .create();
-    let all = catch_all(&mut s);
-    let e = client_without_retries(&s)
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("g-1".into()),
-                records: expected::quantities(&[("api_calls", 1.0)]),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-    m.assert();
-    assert_catch_all(&all);
-    assert_eq!(
-        api_parts(&e),
-        (409, "usage record group g-1 already exists", None)
-    );
+    let e = report_g1_answered(&[(409, None, r#""usage record group g-1 already exists""#)]);
+    assert_api(&e, 409, "usage record group g-1 already exists");
     assert!(e.is_conflict());
     assert!(!e.is_already_reported());
     assert!(!e.is_not_found());
     assert!(!e.is_retryable());
-    assert_eq!(
-        e.to_string(),
-        "Suger API answered HTTP 409: usage record group g-1 already exists"
-    );
 }
 
 #[test]
 fn status_409_on_a_retried_report_is_already_reported() {
     // The first attempt's answer is lost (503), the retry is answered 409: recorded once.
-    let mut s = server();
-    let first = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(503)
-        .with_body("")
-        .expect(1)
-        .create();
-    let second = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(409)
-        .with_body(r#""duplicate id""#)
-        .expect(1)
-        .create();
-    let all = catch_all(&mut s);
-    let client = builder(&s)
-        .retry(RetryPolicy::default().sleep_fn(|_| {}))
-        .build()
-        .unwrap();
-    let e = client
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("g-1".into()),
-                records: expected::quantities(&[("api_calls", 1.0)]),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-    first.assert();
-    second.assert();
-    assert_catch_all(&all);
+    let e = report_g1_answered(&[(503, None, ""), (409, None, r#""duplicate id""#)]);
     match &e {
         Error::AlreadyReported { id, message } => {
             assert_eq!(id, "g-1");
@@ -239,42 +236,13 @@ fn status_409_on_a_retried_report_is_already_reported() {
 }
 
 #[test]
-
 fn status_409_after_a_rate_limited_attempt_is_a_plain_conflict() {
     // Attempt 1 is refused unprocessed (429 + Retry-After), so attempt 2's 409 cannot be
     // "recorded by an earlier attempt of this request": the id belongs to some other report.
-    let mut s = server();
-    let first = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(429)
-        .with_header("retry-after", "0")
-        .with_body(r#""rate limited""#)
-        .expect(1)
-        .create();
-    let second = s
-        .mock("POST", "/org/org-1/entitlement/ent-1/usageRecordGroup")
-        .with_status(409)
-        .with_body(r#""duplicate id""#)
-        .expect(1)
-        .create();
-    let all = catch_all(&mut s);
-    let client = builder(&s)
-        .retry(RetryPolicy::default().sleep_fn(|_| {}))
-        .build()
-        .unwrap();
-    let e = client
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("g-1".into()),
-                records: expected::quantities(&[("api_calls", 1.0)]),
-                ..Default::default()
-            },
-        )
-        .unwrap_err();
-    first.assert();
-    second.assert();
-    assert_catch_all(&all);
+    let e = report_g1_answered(&[
+        (429, Some("0"), r#""rate limited""#),
+        (409, None, r#""duplicate id""#),
+    ]);
     assert_eq!(api_parts(&e), (409, "duplicate id", None));
     assert!(!e.is_already_reported());
 }
@@ -321,10 +289,8 @@ fn status_500_with_a_large_html_body_is_a_short_excerpt() {
 #[test]
 fn status_502_with_an_empty_body_says_so() {
     let e = get_metric_answered(502, "", &[]);
-    assert_eq!(api_parts(&e), (502, "(empty body)", None));
+    assert_api(&e, 502, "(empty body)");
     assert!(e.is_retryable());
-    assert_eq!(e.status(), Some(502));
-    assert_eq!(e.to_string(), "Suger API answered HTTP 502: (empty body)");
 }
 
 #[test]
@@ -337,22 +303,16 @@ fn status_504_with_a_blank_body_says_empty() {
 #[test]
 fn status_401_is_not_retryable() {
     let e = get_metric_answered(401, r#""invalid api key""#, &[]);
-    assert_eq!(api_parts(&e), (401, "invalid api key", None));
+    assert_api(&e, 401, "invalid api key");
     assert!(!e.is_retryable());
     assert!(!e.is_not_found());
-    assert_eq!(e.status(), Some(401));
-    assert_eq!(
-        e.to_string(),
-        "Suger API answered HTTP 401: invalid api key"
-    );
 }
 
 #[test]
 fn status_403_with_plain_text_is_not_retryable() {
     let e = get_metric_answered(403, "Forbidden\n", &[("content-type", "text/plain")]);
-    assert_eq!(api_parts(&e), (403, "Forbidden", None));
+    assert_api(&e, 403, "Forbidden");
     assert!(!e.is_retryable());
-    assert_eq!(e.to_string(), "Suger API answered HTTP 403: Forbidden");
 }
 
 #[test]
@@ -416,25 +376,7 @@ fn status_408_is_retryable_and_501_is_not() {
 
 #[test]
 fn batch_report_500_is_outcome_unknown_and_hands_the_batch_back() {
-    let batch = vec![NewUsageRecordGroup {
-        entitlement_id: "ent-1".into(),
-        records: expected::quantities(&[("api_calls", 3.0)]),
-        ..Default::default()
-    }];
-    let mut s = server();
-    let m = s
-        .mock("POST", "/org/org-1/batchCreateUsageRecordGroups")
-        .match_header("authorization", AUTHORIZATION)
-        .with_status(500)
-        .with_body(r#""internal error""#)
-        .expect(1)
-        .create();
-    let all = catch_all(&mut s);
-    let e = client_without_retries(&s)
-        .batch_report_usage_record_groups(&batch)
-        .unwrap_err();
-    m.assert();
-    assert_catch_all(&all);
+    let (batch, e) = batch_answered(500, r#""internal error""#);
     match &e {
         Error::OutcomeUnknown { groups, source } => {
             assert_eq!(groups, &batch);
@@ -457,24 +399,7 @@ fn batch_report_500_is_outcome_unknown_and_hands_the_batch_back() {
 
 #[test]
 fn batch_report_400_is_a_plain_api_error() {
-    let batch = vec![NewUsageRecordGroup {
-        entitlement_id: "ent-1".into(),
-        records: expected::quantities(&[("api_calls", 3.0)]),
-        ..Default::default()
-    }];
-    let mut s = server();
-    let m = s
-        .mock("POST", "/org/org-1/batchCreateUsageRecordGroups")
-        .with_status(400)
-        .with_body(r#""entitlement ent-1 not found""#)
-        .expect(1)
-        .create();
-    let all = catch_all(&mut s);
-    let e = client_without_retries(&s)
-        .batch_report_usage_record_groups(&batch)
-        .unwrap_err();
-    m.assert();
-    assert_catch_all(&all);
+    let (_, e) = batch_answered(400, r#""entitlement ent-1 not found""#);
     assert_eq!(api_parts(&e), (400, "entitlement ent-1 not found", None));
 }
 
@@ -490,8 +415,8 @@ fn invalid_request_and_config_errors_have_no_status() {
         "invalid client configuration: an API key is required"
     );
 
-    let s = server();
-    let e = client_without_retries(&s)
+    let mut s = server();
+    let e = client_without_retries(&mut s)
         .list_usage_record_groups(&ListUsageRecordGroups::new().limit(0))
         .unwrap_err();
     assert_eq!(e.status(), None);

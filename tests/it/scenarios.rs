@@ -721,20 +721,18 @@ fn list_with_every_filter() {
 
     // Client-side refusals send nothing.
     let before = fake.requests().len();
-    for bad in [
-        ListUsageRecordGroups::new()
-            .partner(Partner::Aws)
-            .entitlement_id("e"),
-        ListUsageRecordGroups::new()
-            .buyer_id("b")
-            .entitlement_id("e"),
+    let others = [
         ListUsageRecordGroups::new().limit(0),
         ListUsageRecordGroups::new().limit(1001),
         ListUsageRecordGroups::new().entitlement_id(""),
         ListUsageRecordGroups::new()
             .start_date(tomorrow)
             .end_date(today),
-    ] {
+    ];
+    for bad in crate::support::conflicting_id_filters()
+        .into_iter()
+        .chain(others)
+    {
         let e = c.list_usage_record_groups(&bad).expect_err("refused");
         assert!(matches!(e, Error::InvalidRequest { .. }), "{bad:?}: {e:?}");
     }

@@ -1,11 +1,10 @@
 //! Contract tests for the six usage record group operations: exact method, path, query, headers
 //! and JSON body on the wire, and the decoded answer.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::json;
 use suger_metering::*;
+use time::Date;
 use time::macros::{date, datetime};
 
 const REPORT_PATH: &str = "/org/org-1/entitlement/ent-1/usageRecordGroup";
@@ -14,91 +13,79 @@ const REPORT_PATH: &str = "/org/org-1/entitlement/ent-1/usageRecordGroup";
 // report_usage_record_group
 // ---------------------------------------------------------------------------------------------
 
+/// Reports `params` for `ent-1`, which must send exactly `sent`; answered with the v1 fixture.
+fn report_sending(
+    sent: serde_json::Value,
+    params: CreateUsageRecordGroupParams,
+) -> MeteringUsageRecordGroup {
+    let answer = fixture("report_usage_record_group.json");
+    answered_json("POST", REPORT_PATH, sent, &answer, |c| {
+        c.report_usage_record_group("ent-1", &params)
+    })
+    .unwrap()
+}
+
 #[test]
 fn report_v1_fills_entitlement_and_org_and_decodes_the_group() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
-        "POST",
-        REPORT_PATH,
-        json!({
-            "id": "urg-2026-03-01T10-ent-1",
-            "entitlementID": "ent-1",
-            "organizationID": "org-1",
-            "records": { "api_calls": 1200.0, "storage_gb": 0.5 },
-            "timestamp": "2026-03-01T10:00:00.123456789Z"
-        }),
-    )
-    .with_status(200)
-    .with_header("content-type", "application/json")
-    .with_body(fixture("report_usage_record_group.json"))
-    .create();
-    let all = catch_all(&mut s);
-
-    let got = client(&s)
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("urg-2026-03-01T10-ent-1".into()),
-                records: expected::quantities(&[("api_calls", 1200.0), ("storage_gb", 0.5)]),
-                timestamp: Some(datetime!(2026-03-01 10:00:00.123456789 UTC)),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-
-    m.assert();
-    assert_catch_all(&all);
+    let sent = json!({
+        "id": "urg-2026-03-01T10-ent-1",
+        "entitlementID": "ent-1",
+        "organizationID": "org-1",
+        "records": { "api_calls": 1200.0, "storage_gb": 0.5 },
+        "timestamp": "2026-03-01T10:00:00.123456789Z"
+    });
+    let got = report_sending(
+        sent,
+        CreateUsageRecordGroupParams {
+            id: Some("urg-2026-03-01T10-ent-1".into()),
+            records: expected::quantities(&[("api_calls", 1200.0), ("storage_gb", 0.5)]),
+            timestamp: Some(datetime!(2026-03-01 10:00:00.123456789 UTC)),
+            ..Default::default()
+        },
+    );
     assert_eq!(got, expected::report_usage_record_group());
 }
 
 #[test]
 fn report_v2_sends_records_as_empty_object_and_keeps_the_timestamp_offset() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = json!({
+        "id": "5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11",
+        "entitlementID": "ent-2",
+        "organizationID": "org-1",
+        "records": {},
+        "billableRecords": [
+            { "key": "tokens", "quantity": 3.0, "properties": { "model": "large", "weight": 2.5, "cached": false } },
+            { "key": "seats", "quantity": 1.0 }
+        ],
+        "timestamp": "2026-02-28T23:59:59.999999999-08:00"
+    });
+    let got = answered_json(
         "POST",
         "/org/org-1/entitlement/ent-2/usageRecordGroup",
-        json!({
-            "id": "5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11",
-            "entitlementID": "ent-2",
-            "organizationID": "org-1",
-            "records": {},
-            "billableRecords": [
-                { "key": "tokens", "quantity": 3.0, "properties": { "model": "large", "weight": 2.5, "cached": false } },
-                { "key": "seats", "quantity": 1.0 }
-            ],
-            "timestamp": "2026-02-28T23:59:59.999999999-08:00"
-        }),
+        sent,
+        &fixture("usage_record_group_v2.json"),
+        |c| {
+            c.report_usage_record_group(
+                "ent-2",
+                &CreateUsageRecordGroupParams {
+                    id: Some("5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11".into()),
+                    // Naming the same entitlement and org as the path is fine.
+                    entitlement_id: "ent-2".into(),
+                    organization_id: "org-1".into(),
+                    billable_records: vec![
+                        MeteringUsageRecord::new("tokens", 3.0)
+                            .property("model", "large")
+                            .property("weight", 2.5)
+                            .property("cached", false),
+                        MeteringUsageRecord::new("seats", 1.0),
+                    ],
+                    timestamp: Some(datetime!(2026-02-28 23:59:59.999999999 -08:00)),
+                    ..Default::default()
+                },
+            )
+        },
     )
-    .with_status(200)
-    .with_body(fixture("usage_record_group_v2.json"))
-    .create();
-    let all = catch_all(&mut s);
-
-    let got = client(&s)
-        .report_usage_record_group(
-            "ent-2",
-            &CreateUsageRecordGroupParams {
-                id: Some("5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11".into()),
-                // Naming the same entitlement and org as the path is fine.
-                entitlement_id: "ent-2".into(),
-                organization_id: "org-1".into(),
-                billable_records: vec![
-                    MeteringUsageRecord::new("tokens", 3.0)
-                        .property("model", "large")
-                        .property("weight", 2.5)
-                        .property("cached", false),
-                    MeteringUsageRecord::new("seats", 1.0),
-                ],
-                timestamp: Some(datetime!(2026-02-28 23:59:59.999999999 -08:00)),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-
-    m.assert();
-    assert_catch_all(&all);
+    .unwrap();
     assert_eq!(got, expected::usage_record_group_v2());
 }
 
@@ -136,9 +123,8 @@ fn report_without_id_or_timestamp_sends_a_generated_uuid_and_no_timestamp() {
         .with_status(200)
         .with_body(fixture("report_usage_record_group.json"))
         .create();
-    let all = catch_all(&mut s);
 
-    let got = client(&s)
+    let got = client(&mut s)
         .report_usage_record_group(
             "ent-1",
             &CreateUsageRecordGroupParams {
@@ -149,39 +135,25 @@ fn report_without_id_or_timestamp_sends_a_generated_uuid_and_no_timestamp() {
         .unwrap();
 
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(got.id, "urg-2026-03-01T10-ent-1");
 }
 
 #[test]
 fn report_with_one_zero_and_one_non_zero_quantity_is_sent() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
-        "POST",
-        REPORT_PATH,
-        json!({
-            "id": "g-1",
-            "entitlementID": "ent-1",
-            "organizationID": "org-1",
-            "records": { "a": 0.0, "b": -2.5 }
-        }),
-    )
-    .with_body(fixture("report_usage_record_group.json"))
-    .create();
-    let all = catch_all(&mut s);
-    client(&s)
-        .report_usage_record_group(
-            "ent-1",
-            &CreateUsageRecordGroupParams {
-                id: Some("g-1".into()),
-                records: expected::quantities(&[("a", 0.0), ("b", -2.5)]),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    m.assert();
-    assert_catch_all(&all);
+    let sent = json!({
+        "id": "g-1",
+        "entitlementID": "ent-1",
+        "organizationID": "org-1",
+        "records": { "a": 0.0, "b": -2.5 }
+    });
+    report_sending(
+        sent,
+        CreateUsageRecordGroupParams {
+            id: Some("g-1".into()),
+            records: expected::quantities(&[("a", 0.0), ("b", -2.5)]),
+            ..Default::default()
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,44 +196,29 @@ fn batch_json() -> serde_json::Value {
 
 #[test]
 fn batch_report_sends_the_items_without_ids_and_decodes_the_groups() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = batch_json();
+    let got = answered_json(
         "POST",
         "/org/org-1/batchCreateUsageRecordGroups",
-        batch_json(),
+        sent,
+        &fixture("batch_report_usage_record_groups.json"),
+        |c| c.batch_report_usage_record_groups(&batch()),
     )
-    .with_status(200)
-    .with_body(fixture("batch_report_usage_record_groups.json"))
-    .create();
-    let all = catch_all(&mut s);
-
-    let got = client(&s)
-        .batch_report_usage_record_groups(&batch())
-        .unwrap();
-
-    m.assert();
-    assert_catch_all(&all);
+    .unwrap();
     assert_eq!(got, expected::batch_report_usage_record_groups());
 }
 
 #[test]
 fn batch_report_answered_null_is_an_empty_list() {
-    let mut s = server();
-    let m = expect_json(
-        &mut s,
+    let sent = batch_json();
+    let got = answered_json(
         "POST",
         "/org/org-1/batchCreateUsageRecordGroups",
-        batch_json(),
+        sent,
+        "null",
+        |c| c.batch_report_usage_record_groups(&batch()),
     )
-    .with_body("null")
-    .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
-        .batch_report_usage_record_groups(&batch())
-        .unwrap();
-    m.assert();
-    assert_catch_all(&all);
+    .unwrap();
     assert_eq!(got, Vec::<MeteringUsageRecordGroup>::new());
 }
 
@@ -282,10 +239,8 @@ fn validate(status: usize, body: &str) -> suger_metering::Result<String> {
     .with_body(body)
     .expect(1)
     .create();
-    let all = catch_all(&mut s);
-    let got = client_without_retries(&s).batch_validate_usage_record_groups(&batch());
+    let got = client_without_retries(&mut s).batch_validate_usage_record_groups(&batch());
     m.assert();
-    assert_catch_all(&all);
     got
 }
 
@@ -333,12 +288,10 @@ fn list_without_parameters_sends_no_query() {
     let m = expect_no_body(&mut s, "GET", "/org/org-1/usageRecordGroup")
         .with_body(fixture("list_usage_record_groups.json"))
         .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
+    let got = client(&mut s)
         .list_usage_record_groups(&ListUsageRecordGroups::new())
         .unwrap();
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(got, expected::list_usage_record_groups());
 }
 
@@ -358,8 +311,7 @@ fn list_with_entitlement_and_every_other_setter_sends_them_all() {
         ]))
         .with_body(fixture("list_usage_record_groups_null.json"))
         .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
+    let got = client(&mut s)
         .list_usage_record_groups(
             &ListUsageRecordGroups::new()
                 .entitlement_id("ent 1/é")
@@ -373,7 +325,6 @@ fn list_with_entitlement_and_every_other_setter_sends_them_all() {
         )
         .unwrap();
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(
         got,
         ListUsageRecordGroupsResponse {
@@ -394,8 +345,7 @@ fn list_with_partner_sends_partner() {
         ]))
         .with_body(r#"{"usageRecordGroups":[],"nextOffset":1}"#)
         .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
+    let got = client(&mut s)
         .list_usage_record_groups(
             &ListUsageRecordGroups::new()
                 .partner(Partner::Aws)
@@ -404,7 +354,6 @@ fn list_with_partner_sends_partner() {
         )
         .unwrap();
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(got.usage_record_groups, vec![]);
     assert_eq!(got.next_offset, Some(1));
 }
@@ -420,8 +369,7 @@ fn list_with_buyer_sends_buyer_id() {
         ]))
         .with_body(r#"{"usageRecordGroups":null}"#)
         .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
+    let got = client(&mut s)
         .list_usage_record_groups(
             &ListUsageRecordGroups::new()
                 .buyer_id("buyer-9")
@@ -430,82 +378,39 @@ fn list_with_buyer_sends_buyer_id() {
         )
         .unwrap();
     m.assert();
-    assert_catch_all(&all);
     assert_eq!(got, ListUsageRecordGroupsResponse::default());
 }
 
 // ---------------------------------------------------------------------------------------------
-// delete_usage_record_group
+// delete_usage_record_group, retry_usage_record_group
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn delete_with_creation_date_sends_it() {
-    let mut s = server();
-    let m = expect_no_body(&mut s, "DELETE", "/org/org-1/usageRecordGroup/urg-a")
-        .match_query(exact_query(&[("creationDate", "2026-03-02")]))
-        .with_body(fixture("delete_usage_record_group.json"))
-        .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
-        .delete_usage_record_group("urg-a", Some(date!(2026 - 03 - 02)))
-        .unwrap();
-    m.assert();
-    assert_catch_all(&all);
-    assert_eq!(got, expected::delete_usage_record_group());
-}
+type DeleteOrRetry = fn(&MeteringClient, Option<Date>) -> Result<MeteringUsageRecordGroup>;
 
+/// Both send no body, and `creationDate` in the query exactly when it is given.
 #[test]
-fn delete_without_creation_date_sends_no_query() {
-    let mut s = server();
-    let m = expect_no_body(&mut s, "DELETE", "/org/org-1/usageRecordGroup/urg-a")
-        .with_body(fixture("delete_usage_record_group.json"))
-        .create();
-    let all = catch_all(&mut s);
-    let got = client(&s).delete_usage_record_group("urg-a", None).unwrap();
-    m.assert();
-    assert_catch_all(&all);
-    assert_eq!(got, expected::delete_usage_record_group());
-}
-
-// ---------------------------------------------------------------------------------------------
-// retry_usage_record_group
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn retry_with_creation_date_posts_no_body() {
-    let mut s = server();
-    let m = expect_no_body(
-        &mut s,
-        "POST",
-        "/org/org-1/usageRecordGroup/urg-failed/retry",
-    )
-    .match_query(exact_query(&[("creationDate", "2026-01-09")]))
-    .with_body(fixture("retry_usage_record_group.json"))
-    .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
-        .retry_usage_record_group("urg-failed", Some(date!(2026 - 01 - 09)))
-        .unwrap();
-    m.assert();
-    assert_catch_all(&all);
-    assert_eq!(got, expected::retry_usage_record_group());
-}
-
-#[test]
-fn retry_without_creation_date_sends_no_query() {
-    let mut s = server();
-    let m = expect_no_body(
-        &mut s,
-        "POST",
-        "/org/org-1/usageRecordGroup/urg-failed/retry",
-    )
-    .with_body(fixture("retry_usage_record_group.json"))
-    .create();
-    let all = catch_all(&mut s);
-    let got = client(&s)
-        .retry_usage_record_group("urg-failed", None)
-        .unwrap();
-    m.assert();
-    assert_catch_all(&all);
-    assert_eq!(got, expected::retry_usage_record_group());
+fn delete_and_retry_send_the_creation_date_only_when_given() {
+    let operations: [(&str, &str, &str, DeleteOrRetry, MeteringUsageRecordGroup); 2] = [
+        (
+            "DELETE",
+            "/org/org-1/usageRecordGroup/urg-a",
+            "delete_usage_record_group.json",
+            |c, day| c.delete_usage_record_group("urg-a", day),
+            expected::delete_usage_record_group(),
+        ),
+        (
+            "POST",
+            "/org/org-1/usageRecordGroup/urg-failed/retry",
+            "retry_usage_record_group.json",
+            |c, day| c.retry_usage_record_group("urg-failed", day),
+            expected::retry_usage_record_group(),
+        ),
+    ];
+    let with_date: &[(&str, &str)] = &[("creationDate", "2026-01-09")];
+    for (method, path, body, call, want) in operations {
+        for (day, query) in [(Some(date!(2026 - 01 - 09)), with_date), (None, &[][..])] {
+            let got = answered(method, path, query, &fixture(body), |c| call(c, day));
+            assert_eq!(got.unwrap(), want, "{method} {path} {query:?}");
+        }
+    }
 }

@@ -22,6 +22,24 @@ pub fn object(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value
     }
 }
 
+/// The filters `model IS "large"` and `weight GTE weight` of the fixtures' billable metrics.
+fn model_is_large_and_weight_gte(weight: serde_json::Value) -> Vec<BillableMetricFilter> {
+    vec![
+        BillableMetricFilter {
+            name: "model".into(),
+            operation: Some(BillableMetricFilterOperation::Is),
+            value: Some(json!("large")),
+            value_type: Some(BillableMetricFilterValueType::String),
+        },
+        BillableMetricFilter {
+            name: "weight".into(),
+            operation: Some(BillableMetricFilterOperation::Gte),
+            value: Some(weight),
+            value_type: Some(BillableMetricFilterValueType::Float),
+        },
+    ]
+}
+
 /// fixtures/report_usage_record_group.json: a v1 group just created.
 pub fn report_usage_record_group() -> MeteringUsageRecordGroup {
     let records = quantities(&[
@@ -229,22 +247,15 @@ pub fn delete_usage_record_group() -> MeteringUsageRecordGroup {
     }
 }
 
-/// fixtures/retry_usage_record_group.json.
+/// fixtures/retry_usage_record_group.json: the delete fixture's group in another state.
 pub fn retry_usage_record_group() -> MeteringUsageRecordGroup {
     MeteringUsageRecordGroup {
         id: "urg-failed".into(),
-        buyer_id: "buyer-9".into(),
-        entitlement_id: "ent-1".into(),
-        organization_id: "org-1".into(),
         partner: Some(Partner::Azure),
-        records: quantities(&[("api_calls", 10.0)]),
         status: Some(UsageRecordGroupStatus::Created),
-        meta_info: None,
         serial_id: 12,
-        usage_record_report_id: String::new(),
-        creation_time: Some(datetime!(2026-03-02 00:00:00 UTC)),
         last_update_time: Some(datetime!(2026-03-03 00:00:00 UTC)),
-        reported_time: None,
+        ..delete_usage_record_group()
     }
 }
 
@@ -340,20 +351,7 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
                     billable_metric_aggregation_type: Some(BillableMetricAggregationType::Sum),
                     billable_metric_info: Some(BillableMetricInfo {
                         filter_groups: vec![BillableMetricFilterGroup {
-                            filters: vec![
-                                BillableMetricFilter {
-                                    name: "model".into(),
-                                    operation: Some(BillableMetricFilterOperation::Is),
-                                    value: Some(json!("large")),
-                                    value_type: Some(BillableMetricFilterValueType::String),
-                                },
-                                BillableMetricFilter {
-                                    name: "weight".into(),
-                                    operation: Some(BillableMetricFilterOperation::Gte),
-                                    value: Some(json!(2)),
-                                    value_type: Some(BillableMetricFilterValueType::Float),
-                                },
-                            ],
+                            filters: model_is_large_and_weight_gte(json!(2)),
                         }],
                         group_bys: vec!["region".into()],
                         property_unique_on: String::new(),
@@ -447,20 +445,7 @@ pub fn billable_metric() -> BillableMetric {
         info: Some(BillableMetricInfo {
             filter_groups: vec![
                 BillableMetricFilterGroup {
-                    filters: vec![
-                        BillableMetricFilter {
-                            name: "model".into(),
-                            operation: Some(BillableMetricFilterOperation::Is),
-                            value: Some(json!("large")),
-                            value_type: Some(BillableMetricFilterValueType::String),
-                        },
-                        BillableMetricFilter {
-                            name: "weight".into(),
-                            operation: Some(BillableMetricFilterOperation::Gte),
-                            value: Some(json!(2.5)),
-                            value_type: Some(BillableMetricFilterValueType::Float),
-                        },
-                    ],
+                    filters: model_is_large_and_weight_gte(json!(2.5)),
                 },
                 BillableMetricFilterGroup { filters: vec![] },
             ],

@@ -1,21 +1,28 @@
 //! What the client logs: one event per attempt, retries at info level, and never the API key
 //! (neither in the client's own events nor in ureq's, captured at trace level).
+//!
+//! The logger is global to the test binary, where other tests run in parallel: it keeps only the
+//! events of the thread that installed it (the client is blocking, so this test's client and
+//! ureq log on this test's thread).
 
-mod common;
-use common::*;
+use crate::support::*;
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use suger_metering::{NewUsageRecordGroup, RetryPolicy};
 
-struct Capture(Mutex<Vec<(log::Level, String, String)>>);
+struct Capture(Mutex<Vec<(log::Level, String, String)>>, OnceLock<ThreadId>);
 
 impl log::Log for Capture {
     fn enabled(&self, _: &log::Metadata) -> bool {
         true
     }
     fn log(&self, record: &log::Record) {
+        if self.1.get() != Some(&std::thread::current().id()) {
+            return;
+        }
         let mut records = self.0.lock().unwrap_or_else(|e| e.into_inner());
         records.push((
             record.level(),
@@ -26,10 +33,13 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
-static LOGS: Capture = Capture(Mutex::new(Vec::new()));
+static LOGS: Capture = Capture(Mutex::new(Vec::new()), OnceLock::new());
 
 #[test]
 fn attempts_and_retries_are_logged_without_the_api_key() {
+    LOGS.1
+        .set(std::thread::current().id())
+        .expect("installed once");
     log::set_logger(&LOGS).expect("the only logger of this test binary");
     log::set_max_level(log::LevelFilter::Trace);
 
@@ -52,7 +62,7 @@ fn attempts_and_retries_are_logged_without_the_api_key() {
         .with_body("\"bad batch\"")
         .expect(1)
         .create();
-    let client = builder(&s)
+    let client = builder(&mut s)
         .retry(RetryPolicy::default().sleep_fn(|_| {}))
         .timeout(Duration::from_secs(5))
         .build()

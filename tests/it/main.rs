@@ -1,0 +1,20 @@
+//! The integration tests, in one binary: one build, one link, shared support.
+//!
+//! Each module pins one area of behaviour; `support` holds the mock server guard, the client
+//! helpers, the expected values of the fixtures (tests/fixtures) and the raw HTTP helpers.
+
+mod support;
+
+mod billable_metric;
+mod config_info;
+mod decoding;
+mod errors;
+mod fake_http;
+mod faults;
+mod logging;
+mod scenarios;
+mod security;
+mod smoke;
+mod usage_record_group;
+mod usage_record_report;
+mod validation;
