@@ -28,7 +28,7 @@ pub(crate) fn main() {
         .api_key(API_KEY)
         .org_id(ORG)
         .base_url(&base)
-        .proxy(None)
+        .no_proxy()
         .build()
         .expect("build client");
 
@@ -78,7 +78,7 @@ pub(crate) fn main() {
         .api_key(API_KEY)
         .org_id(ORG)
         .base_url(format!("http://localhost:{}", server.addr.port()))
-        .proxy(None)
+        .no_proxy()
         .build()
         .expect("build localhost client");
     assert_eq!(
@@ -191,7 +191,7 @@ pub(crate) fn main() {
                     .api_key(API_KEY)
                     .org_id(ORG)
                     .base_url(&base)
-                    .proxy(None)
+                    .no_proxy()
                     .build()
                     .unwrap(),
             );
@@ -451,7 +451,7 @@ pub(crate) fn w5_connections(server: &Server, base: &str, n: usize) -> (usize, u
         .api_key(API_KEY)
         .org_id(ORG)
         .base_url(base)
-        .proxy(None)
+        .no_proxy()
         .build()
         .unwrap();
     let c0 = server.connections.load(Ordering::SeqCst);

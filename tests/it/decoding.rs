@@ -309,7 +309,7 @@ fn html_page_with_200_is_a_decode_error() {
     assert_eq!(
         display,
         format!(
-            "could not decode the HTTP 200 response from Suger: {source}; body starts: {body:?}"
+            "the HTTP 200 answer from Suger does not match the API's schema (body starts: {body:?})"
         )
     );
 }

@@ -204,13 +204,27 @@ fn status_404_on_delete_is_not_found() {
 }
 
 #[test]
-fn status_409_on_a_first_report_is_a_conflict() {
+fn status_409_on_a_first_report_with_the_callers_id_is_already_reported() {
+    // A re-run with the caller's own id: Suger's ids are unique per organization, so a 409
+    // says this usage is recorded, before this call.
     let e = report_g1_answered(&[(409, None, r#""usage record group g-1 already exists""#)]);
-    assert_api(&e, 409, "usage record group g-1 already exists");
+    match &e {
+        Error::AlreadyReported {
+            id,
+            message,
+            retried,
+        } => {
+            assert_eq!(id, "g-1");
+            assert_eq!(message, "usage record group g-1 already exists");
+            assert!(!retried);
+        }
+        other => panic!("expected AlreadyReported, got {other:?}"),
+    }
     assert!(e.is_conflict());
-    assert!(!e.is_already_reported());
+    assert!(e.is_already_reported());
     assert!(!e.is_not_found());
     assert!(!e.is_retryable());
+    assert!(e.request_may_have_been_sent());
 }
 
 #[test]
@@ -218,9 +232,14 @@ fn status_409_on_a_retried_report_is_already_reported() {
     // The first attempt's answer is lost (503), the retry is answered 409: recorded once.
     let e = report_g1_answered(&[(503, None, ""), (409, None, r#""duplicate id""#)]);
     match &e {
-        Error::AlreadyReported { id, message } => {
+        Error::AlreadyReported {
+            id,
+            message,
+            retried,
+        } => {
             assert_eq!(id, "g-1");
             assert_eq!(message, "duplicate id");
+            assert!(retried);
         }
         other => panic!("expected AlreadyReported, got {other:?}"),
     }
@@ -230,21 +249,24 @@ fn status_409_on_a_retried_report_is_already_reported() {
     assert!(!e.is_retryable());
     assert_eq!(
         e.to_string(),
-        "usage record group g-1 was already recorded by an earlier attempt of this request \
-         (HTTP 409 on retry: duplicate id); do not report it again"
+        "usage record group g-1 is already recorded at Suger (HTTP 409: duplicate id)"
     );
 }
 
 #[test]
-fn status_409_after_a_rate_limited_attempt_is_a_plain_conflict() {
-    // Attempt 1 is refused unprocessed (429 + Retry-After), so attempt 2's 409 cannot be
-    // "recorded by an earlier attempt of this request": the id belongs to some other report.
+fn status_409_after_a_rate_limited_attempt_was_recorded_before_this_call() {
+    // Attempt 1 is refused unprocessed (429 + Retry-After), so attempt 2's 409 cannot come
+    // from an earlier attempt of this call: the caller's id was recorded before it.
     let e = report_g1_answered(&[
         (429, Some("0"), r#""rate limited""#),
         (409, None, r#""duplicate id""#),
     ]);
-    assert_eq!(api_parts(&e), (409, "duplicate id", None));
-    assert!(!e.is_already_reported());
+    assert!(
+        matches!(&e, Error::AlreadyReported { id, message, retried: false }
+            if id == "g-1" && message == "duplicate id"),
+        "{e:?}"
+    );
+    assert!(e.is_already_reported());
 }
 
 #[test]
@@ -378,7 +400,7 @@ fn status_408_is_retryable_and_501_is_not() {
 fn batch_report_500_is_outcome_unknown_and_hands_the_batch_back() {
     let (batch, e) = batch_answered(500, r#""internal error""#);
     match &e {
-        Error::OutcomeUnknown { groups, source } => {
+        Error::BatchOutcomeUnknown { groups, source } => {
             assert_eq!(groups, &batch);
             assert_eq!(api_parts(source), (500, "internal error", None));
         }
@@ -392,9 +414,14 @@ fn batch_report_500_is_outcome_unknown_and_hands_the_batch_back() {
     );
     assert_eq!(
         e.to_string(),
-        "the outcome of a batch report of 1 usage record groups is unknown, do not resend it \
-         blindly: Suger API answered HTTP 500: internal error"
+        "the outcome of a batch report of 1 usage record groups is unknown (do not resend it \
+         blindly)"
     );
+    // The cause is the source, not repeated in the sentence.
+    let source = std::error::Error::source(&e)
+        .expect("the cause")
+        .to_string();
+    assert_eq!(source, "Suger API answered HTTP 500: internal error");
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod logging;
 mod scenarios;
 mod security;
 mod smoke;
+mod truth;
 mod usage_record_group;
 mod usage_record_report;
 mod validation;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Value, json};
-use suger_metering::fake::{FakeSuger, Operation};
+use suger_metering::fake::{FakeSuger, Fault, Operation};
 use suger_metering::{
     BillableMetric, BillableMetricAggregationType, BillableMetricInfo, BillableMetricStatus,
     CreateUsageRecordGroupParams, Error, ListUsageRecordGroups, ListUsageRecordReports,
@@ -97,7 +97,7 @@ fn is_uuid_shaped(id: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn report_with_explicit_id_then_same_id_again_is_a_first_attempt_conflict() {
+fn report_with_explicit_id_then_same_id_again_is_already_reported() {
     let fake = start();
     let c = client(&fake);
     let p = params(Some("run-2026-11-26T14"), &[("api_calls", 120.0)]);
@@ -113,13 +113,15 @@ fn report_with_explicit_id_then_same_id_again_is_a_first_attempt_conflict() {
 
     let second = c
         .report_usage_record_group("ent-1", &p)
-        .expect_err("a second report with the same id is refused");
+        .expect_err("a second report with the same id is answered 409");
     match &second {
-        Error::Api { status, .. } => assert_eq!(*status, 409),
-        other => panic!("expected Error::Api 409, got {other:?}"),
+        Error::AlreadyReported { id, retried, .. } => {
+            assert_eq!((id.as_str(), *retried), ("run-2026-11-26T14", false));
+        }
+        other => panic!("expected AlreadyReported, got {other:?}"),
     }
     assert!(second.is_conflict());
-    assert!(!second.is_already_reported());
+    assert!(second.is_already_reported());
     assert!(!second.is_retryable());
     assert_eq!(
         second.message(),
@@ -462,18 +464,36 @@ fn batch_validate_answers_empty_for_valid_and_the_reason_otherwise() {
         .expect("validate");
     assert_eq!(verdict, "");
 
-    // An empty billable-record key passes the client's checks; the server answers 400 with a
-    // description, which the client returns as the verdict.
-    let verdict = c
+    // An empty billable-record key is refused by the client, before anything is sent.
+    let refused = c
         .batch_validate_usage_record_groups(&[NewUsageRecordGroup {
             entitlement_id: "ent-a".into(),
             billable_records: vec![MeteringUsageRecord::new("", 1.0)],
             ..Default::default()
         }])
+        .expect_err("an empty key is refused");
+    assert!(
+        matches!(
+            refused,
+            Error::InvalidRequest {
+                field: "billable_records",
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    // What only the server knows comes back as a 400 with a description: the verdict.
+    fake.inject(
+        Fault::status(400)
+            .body(r#""usageRecordGroups[0]: entitlement ent-z is not active""#)
+            .only(Operation::BatchValidateUsageRecordGroups),
+    );
+    let verdict = c
+        .batch_validate_usage_record_groups(&[new_group("ent-z", &[("api_calls", 1.0)])])
         .expect("validate");
     assert_eq!(
         verdict,
-        "usageRecordGroups[0]: billableRecords[0].key is required"
+        "usageRecordGroups[0]: entitlement ent-z is not active"
     );
 
     assert_eq!(

@@ -144,13 +144,13 @@ fn report_with_one_zero_and_one_non_zero_quantity_is_sent() {
         "id": "g-1",
         "entitlementID": "ent-1",
         "organizationID": "org-1",
-        "records": { "a": 0.0, "b": -2.5 }
+        "records": { "a": 0.0, "b": 2.5 }
     });
     report_sending(
         sent,
         CreateUsageRecordGroupParams {
             id: Some("g-1".into()),
-            records: expected::quantities(&[("a", 0.0), ("b", -2.5)]),
+            records: expected::quantities(&[("a", 0.0), ("b", 2.5)]),
             ..Default::default()
         },
     );

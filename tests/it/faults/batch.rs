@@ -215,7 +215,7 @@ fn run_batch_case(case: &BatchCase) {
             stored,
         } => {
             let e = result.expect_err(name);
-            let Error::OutcomeUnknown { groups, source } = &e else {
+            let Error::BatchOutcomeUnknown { groups, source } = &e else {
                 panic!("{name}: expected Error::OutcomeUnknown, got {e:?}");
             };
             assert_eq!(groups, &sent, "{name}: the batch is handed back");
@@ -294,7 +294,8 @@ fn batches_drop_on_the_second_batch_only_that_one_is_unknown() {
         Operation::BatchReportUsageRecordGroups,
         1,
     );
-    let outcomes = c.report_usage_record_groups_in_batches(&groups, 10);
+    let outcomes =
+        c.report_usage_record_groups_in_batches(&groups, std::num::NonZeroUsize::new(10));
     assert_eq!(outcomes.len(), 3);
 
     assert_eq!(outcomes[0].range, 0..10);
@@ -302,7 +303,7 @@ fn batches_drop_on_the_second_batch_only_that_one_is_unknown() {
 
     assert_eq!(outcomes[1].range, 10..20);
     match &outcomes[1].result {
-        Err(Error::OutcomeUnknown { groups: back, .. }) => assert_eq!(back, &groups[10..20]),
+        Err(Error::BatchOutcomeUnknown { groups: back, .. }) => assert_eq!(back, &groups[10..20]),
         other => panic!("expected OutcomeUnknown for 10..20, got {other:?}"),
     }
 
@@ -332,7 +333,7 @@ fn a_batch_to_a_closed_port_is_retried_and_reported_as_not_sent() {
         .api_key("k")
         .org_id("o")
         .base_url(format!("http://127.0.0.1:{port}"))
-        .proxy(None)
+        .no_proxy()
         .retry(
             RetryPolicy::default()
                 .sleep_fn(move |d| recorded.lock().unwrap_or_else(|e| e.into_inner()).push(d)),

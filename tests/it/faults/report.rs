@@ -26,9 +26,9 @@ enum ReportEnd {
 #[derive(Clone, Copy)]
 enum Then {
     Nothing,
-    /// Re-reports under the id the error handed back: a plain conflict (first attempt of that
-    /// call), and still one group stored.
-    ResendIsAConflict,
+    /// Re-reports under the id the error handed back: already reported (before that call, so
+    /// `retried` is false), and still one group stored.
+    ResendIsAlreadyReported,
     /// Re-reports under the same id: recorded, one group stored, one more attempt.
     ResendIsRecorded,
 }
@@ -76,7 +76,7 @@ const DROPPED_EVERY_TIME: ReportCase = ReportCase {
     },
     attempts: 3,
     waits: Waits::Count(2),
-    then: Then::ResendIsAConflict,
+    then: Then::ResendIsAlreadyReported,
     ..RETRIED
 };
 
@@ -241,9 +241,16 @@ const REPORT_CASES: &[ReportCase] = &[
         ..DROPPED_EVERY_TIME
     },
     // After every attempt failed ambiguously, the caller learns the generated id, and
-    // reporting again under it cannot bill twice.
+    // reporting again under it cannot bill twice; resending the same params (no id) could, so
+    // the error is not retryable as it stands.
     ReportCase {
         name: "report_generated_id_drop_on_every_attempt_hands_the_id_back_so_a_resend_is_deduplicated",
+        outcome: ReportEnd::Unknown {
+            source: transport,
+            stored: true,
+            status: None,
+            retryable: Some(false),
+        },
         ..DROPPED_EVERY_TIME
     },
     // A 503 without Retry-After may come from a proxy that forwarded the request: unknown.
@@ -329,7 +336,7 @@ fn run_report_case(case: &ReportCase) {
             retryable,
         } => {
             let e = result.expect_err(name);
-            let Error::ReportOutcomeUnknown { id, source } = &e else {
+            let Error::ReportOutcomeUnknown { id, source, .. } = &e else {
                 panic!("{name}: expected ReportOutcomeUnknown, got {e:?}");
             };
             assert_eq!(id, &sent_id, "{name}");
@@ -349,14 +356,15 @@ fn run_report_case(case: &ReportCase) {
     }
     match case.then {
         Then::Nothing => {}
-        Then::ResendIsAConflict => {
+        Then::ResendIsAlreadyReported => {
             let e = c
                 .report_usage_record_group("ent-1", &params(Some(&sent_id), 5.0))
                 .expect_err(name);
             assert!(e.is_conflict(), "{name}: {e:?}");
+            assert!(e.is_already_reported(), "{name}: {e:?}");
             assert!(
-                !e.is_already_reported(),
-                "{name}: first attempt of this call"
+                matches!(e, Error::AlreadyReported { retried: false, .. }),
+                "{name}: recorded before this call: {e:?}"
             );
             assert_eq!(stored(), sent_id, "{name}");
         }

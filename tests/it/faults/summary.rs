@@ -27,7 +27,7 @@ fn caller_batch(c: &MeteringClient, sent: &[NewUsageRecordGroup], in_flight: boo
     let started = Instant::now();
     match c.batch_report_usage_record_groups(sent) {
         Ok(created) => assert_eq!(created.len(), sent.len()),
-        Err(Error::OutcomeUnknown { groups, .. }) => {
+        Err(Error::BatchOutcomeUnknown { groups, .. }) => {
             assert_eq!(groups, sent);
             if in_flight {
                 // A request that timed out may still be in flight: wait it out first.
@@ -139,10 +139,12 @@ fn summary_scenario(n: usize) -> (usize, usize, usize) {
             env.fake
                 .inject(Fault::delay(Duration::ZERO).only(Operation::BatchReportUsageRecordGroups));
             env.inject(Fault::drop_after_apply(), Batch, 1);
-            for outcome in c.report_usage_record_groups_in_batches(&groups, 10) {
+            for outcome in
+                c.report_usage_record_groups_in_batches(&groups, std::num::NonZeroUsize::new(10))
+            {
                 match outcome.result {
                     Ok(created) => assert_eq!(created.len(), outcome.range.len()),
-                    Err(Error::OutcomeUnknown { groups: back, .. }) => {
+                    Err(Error::BatchOutcomeUnknown { groups: back, .. }) => {
                         assert_eq!(back, &groups[outcome.range]);
                         reconcile(&c, &back);
                     }

@@ -103,7 +103,7 @@ pub fn builder(server: &mut MockServer) -> MeteringClientBuilder {
         .api_key(API_KEY)
         .org_id(ORG)
         .base_url(server.url())
-        .proxy(None)
+        .no_proxy()
 }
 
 /// A client for `server` that sends every request exactly once.
