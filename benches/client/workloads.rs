@@ -184,6 +184,10 @@ pub(crate) fn main() {
 
     eprintln!("W5, W6 ...");
     let (w5_connections, w5_requests) = w5_connections(&server, &base, cfg.w5);
+    // 16 threads sharing one client: ureq's own default pool (3 idle connections per host)
+    // against the client's default (16).
+    let w5_threads = [3, suger_metering::DEFAULT_MAX_IDLE_CONNECTIONS]
+        .map(|idle| (idle, w5_threads(&server, &base, 16, cfg.w5 / 16, idle)));
     let mut w6 = [
         variant(cfg.w6, || {
             black_box(
@@ -366,6 +370,12 @@ pub(crate) fn main() {
          {w5_connections} TCP connection(s) for {w5_requests} requests.",
         cfg.w5
     );
+    for (idle, (connections, requests)) in w5_threads {
+        println!(
+            "- W5, 16 threads sharing one client with max_idle_connections({idle}): the server \
+             accepted {connections} TCP connection(s) for {requests} requests."
+        );
+    }
     println!(
         "- W6: MeteringClient::builder()…build() + drop: {} CPU per build (defaults: {}); \
          clone + drop: {}.",
@@ -459,6 +469,42 @@ pub(crate) fn w5_connections(server: &Server, base: &str, n: usize) -> (usize, u
     for _ in 0..n {
         black_box(client.get_billable_metric(METRIC_ID).unwrap());
     }
+    (
+        server.connections.load(Ordering::SeqCst) - c0,
+        server.requests.load(Ordering::SeqCst) - r0,
+    )
+}
+
+/// `threads` threads share one client with `idle` pooled connections, `calls` calls each, all
+/// started together: how many connections the server accepts.
+pub(crate) fn w5_threads(
+    server: &Server,
+    base: &str,
+    threads: usize,
+    calls: usize,
+    idle: usize,
+) -> (usize, usize) {
+    let client = MeteringClient::builder()
+        .api_key(API_KEY)
+        .org_id(ORG)
+        .base_url(base)
+        .no_proxy()
+        .max_idle_connections(idle)
+        .build()
+        .unwrap();
+    let c0 = server.connections.load(Ordering::SeqCst);
+    let r0 = server.requests.load(Ordering::SeqCst);
+    let start = std::sync::Barrier::new(threads);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                start.wait();
+                for _ in 0..calls {
+                    black_box(client.get_billable_metric(METRIC_ID).unwrap());
+                }
+            });
+        }
+    });
     (
         server.connections.load(Ordering::SeqCst) - c0,
         server.requests.load(Ordering::SeqCst) - r0,
