@@ -3,6 +3,7 @@
 
 mod base_url;
 mod billable_metric;
+mod bounded;
 mod builder;
 mod client;
 mod common;

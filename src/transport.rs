@@ -113,11 +113,25 @@ pub(crate) struct Answer {
 
 impl Answer {
     pub(crate) fn decode<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|source| Error::Decode {
+        serde_json::from_slice(&self.body).map_err(|source| self.decode_error(source))
+    }
+
+    /// Decodes a top-level list (or `null`) of at most `max` items.
+    pub(crate) fn decode_list<T: DeserializeOwned>(&self, max: usize) -> Result<Vec<T>> {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_slice(&self.body);
+        crate::bounded::Bounded::new(max)
+            .deserialize(&mut de)
+            .and_then(|list| de.end().map(|()| list))
+            .map_err(|source| self.decode_error(source))
+    }
+
+    fn decode_error(&self, source: serde_json::Error) -> Error {
+        Error::Decode {
             status: self.status,
             excerpt: excerpt(&self.body),
             source,
-        })
+        }
     }
 }
 

@@ -154,9 +154,10 @@ impl MeteringClient {
             .list();
         match self
             .fetch(&req)
-            .and_then(|answer| answer.decode::<Option<Vec<_>>>())
+            // One created group per group sent, never more.
+            .and_then(|answer| answer.decode_list(groups.len()))
         {
-            Ok(created) => Ok(created.unwrap_or_default()),
+            Ok(created) => Ok(created),
             Err(e) if e.outcome_unknown() => Err(Error::BatchOutcomeUnknown {
                 groups: groups.to_vec(),
                 source: Box::new(e),
