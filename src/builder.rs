@@ -8,9 +8,15 @@ use crate::base_url::{check_base_url, redact_userinfo};
 use crate::client::{
     DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Inner, MeteringClient,
 };
+use crate::encode::encode_segment;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
-use crate::transport::{MAX_LIST_BYTES, MAX_SINGLE_BYTES, encode_segment};
+
+/// The largest answer to a call about one object (a group, a metric, the config, a verdict).
+const MAX_SINGLE_BYTES: u64 = 1024 * 1024;
+/// The largest answer that is a list: a page of at most 1000 items or a batch's created groups.
+/// A page of 1000 v1 groups is about 0.7 MB; this leaves room for v2 records and metaInfo.
+const MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Default number of idle connections kept open to the API, for reuse by later calls.
 pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 16;
@@ -51,6 +57,23 @@ impl fmt::Debug for MeteringClientBuilder {
             .field("max_idle_connections", &self.max_idle_connections)
             .field("max_response_bytes", &self.max_response_bytes)
             .finish()
+    }
+}
+
+impl MeteringClient {
+    /// Starts building a client. `api_key` and `org_id` are required.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let client = suger_metering::MeteringClient::builder()
+    ///     .api_key("my-api-key")
+    ///     .org_id("my-org-id")
+    ///     .timeout(Duration::from_secs(20))
+    ///     .build()?;
+    /// # Ok::<(), suger_metering::Error>(())
+    /// ```
+    pub fn builder() -> MeteringClientBuilder {
+        MeteringClientBuilder::default()
     }
 }
 

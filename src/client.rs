@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::builder::MeteringClientBuilder;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 
@@ -55,21 +54,6 @@ impl fmt::Debug for MeteringClient {
 }
 
 impl MeteringClient {
-    /// Starts building a client. `api_key` and `org_id` are required.
-    ///
-    /// ```no_run
-    /// use std::time::Duration;
-    /// let client = suger_metering::MeteringClient::builder()
-    ///     .api_key("my-api-key")
-    ///     .org_id("my-org-id")
-    ///     .timeout(Duration::from_secs(20))
-    ///     .build()?;
-    /// # Ok::<(), suger_metering::Error>(())
-    /// ```
-    pub fn builder() -> MeteringClientBuilder {
-        MeteringClientBuilder::default()
-    }
-
     /// Builds a client from the environment: `SUGER_API_KEY` and `SUGER_ORG_ID` (required) and
     /// `SUGER_API_BASE_URL` (optional, defaults to [`DEFAULT_BASE_URL`]).
     ///

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::transport_error::{TransportError, TransportErrorKind};
-use crate::usage_record_group::NewUsageRecordGroup;
+use crate::usage_record_group::models::NewUsageRecordGroup;
 
 /// Everything that can go wrong when calling the Suger Metering API.
 ///

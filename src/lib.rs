@@ -8,6 +8,7 @@ mod builder;
 mod client;
 mod common;
 mod config_info;
+mod encode;
 mod error;
 #[cfg(feature = "fake")]
 pub mod fake;

@@ -35,26 +35,31 @@ pub(crate) enum Decision {
 
 /// When and how often failed requests are sent again.
 ///
-/// The default makes up to 3 attempts. Between attempts it waits an exponential backoff with
-/// full jitter (a random delay between zero and 250 ms, 500 ms, 1 s, ... capped at 8 s), or
-/// exactly what the server's `Retry-After` asks on 429 and 503, if that is at most 30 s (a longer
-/// `Retry-After` is not waited for: the error is returned with [`Error::retry_after`] set).
+/// The default makes up to 3 attempts within a deadline of 2 minutes for the whole call. Between
+/// attempts it waits an exponential backoff with full jitter (a random delay between zero and
+/// 250 ms, 500 ms, 1 s, ... capped at 8 s), or exactly what the server's `Retry-After` asks on
+/// 429 and 503, if that is at most 30 s and leaves time before the deadline (otherwise the
+/// error is returned at once, with [`Error::retry_after`] set).
 ///
 /// What is retried depends on whether repeating the request is safe:
 ///
 /// * **Reads, batch validation, billable metric and config updates (PATCH), and usage reports**
 ///   (which always carry an id, see [`MeteringClient::report_usage_record_group`]): timeouts,
-///   transport failures, and HTTP 429, 500, 502, 503 and 504. 500 is included because Suger
-///   documents it as a generic internal error and repeating these requests cannot change what
-///   is recorded.
+///   transport failures that can pass (see [`TransportError::is_transient`]), and HTTP 408,
+///   429, 500, 502, 503 and 504. 500 is included because Suger documents it as a generic
+///   internal error and repeating these requests cannot change what is recorded.
 /// * **Batch reports and billable metric creation** (the server cannot deduplicate them), and
 ///   **delete / retry of a usage record group** (a repeat after a lost success would answer a
 ///   misleading 400): only when the request provably never reached the server (DNS failure,
-///   connection refused, connect timeout, TLS handshake failure), or on 429/503 *with*
-///   `Retry-After`, where the server says it did not process the request.
-/// * Never: 400, 401, 403, 404, 409, other statuses, decode errors and invalid requests.
+///   connection refused, connect timeout, a proxy failing for a reason other than
+///   authentication), or on 429/503 *with* `Retry-After`, where the server says it did not
+///   process the request.
+/// * Never: an untrusted certificate or failed TLS handshake, a proxy asking for credentials, an
+///   answer over the size limit, HTTP 400, 401, 403, 404, 409 and other statuses, decode errors
+///   and invalid requests.
 ///
 /// [`MeteringClient::report_usage_record_group`]: crate::MeteringClient::report_usage_record_group
+/// [`TransportError::is_transient`]: crate::TransportError::is_transient
 #[derive(Clone)]
 pub struct RetryPolicy {
     max_attempts: u32,

@@ -1,7 +1,6 @@
 //! The one place where a request is built, sent, read and decoded, and where answers become
 //! errors. Resource modules only describe requests: method, path segments, query, body.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -9,17 +8,12 @@ use serde::de::DeserializeOwned;
 use ureq::http::{self, Method};
 
 use crate::client::MeteringClient;
+use crate::encode::{encode_into, encode_segment};
 use crate::error::{Error, Result, error_message, excerpt, parse_retry_after};
 use crate::retry::{Decision, Idempotency};
 
 /// `application/json`, for `Accept` and `Content-Type` (a static value: no parse per request).
 static JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
-
-/// The largest answer to a call about one object (a group, a metric, the config, a verdict).
-pub(crate) const MAX_SINGLE_BYTES: u64 = 1024 * 1024;
-/// The largest answer that is a list: a page of at most 1000 items or a batch's created groups.
-/// A page of 1000 v1 groups is about 0.7 MB; this leaves room for v2 records and metaInfo.
-pub(crate) const MAX_LIST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One API request, described by a resource method.
 pub(crate) struct Request {
@@ -299,42 +293,9 @@ fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
     }
 }
 
-/// Percent-encodes one path segment: everything but RFC 3986 unreserved characters, and the
-/// dots of `.`/`..` too, so that an id can never add, remove or climb a path segment.
-pub(crate) fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    encode_into(&mut out, segment, segment == "." || segment == "..");
-    out
-}
-
-fn encode_into(out: &mut String, s: &str, encode_dots: bool) {
-    for &b in s.as_bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'~')
-            || (b == b'.' && !encode_dots);
-        if keep {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn segments_cannot_change_the_path() {
-        assert_eq!(encode_segment("a/b"), "a%2Fb");
-        assert_eq!(encode_segment(".."), "%2E%2E");
-        assert_eq!(encode_segment("."), "%2E");
-        assert_eq!(encode_segment("v1.2"), "v1.2");
-        assert_eq!(encode_segment("?x=1#f"), "%3Fx%3D1%23f");
-        assert_eq!(encode_segment("a b"), "a%20b");
-        assert_eq!(encode_segment("é"), "%C3%A9");
-        assert_eq!(encode_segment("A-z_0~9"), "A-z_0~9");
-    }
 
     #[test]
     fn request_paths_are_built_from_encoded_segments() {

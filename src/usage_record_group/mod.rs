@@ -4,7 +4,7 @@
 //! (dimension → quantity) or v2 `billable_records` (billable metric key, quantity, properties),
 //! never both.
 
-mod models;
+pub(crate) mod models;
 mod operations;
 mod query;
 pub(crate) mod validate;
