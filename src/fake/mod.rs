@@ -78,8 +78,11 @@
 //! consumes the first queued fault that matches it, in FIFO order. Status faults answer before
 //! authentication and routing, as a proxy in front of the server would.
 
-mod handlers;
+mod parse;
+mod report_cycle;
+mod routing;
 mod server;
+mod state;
 mod util;
 
 use std::collections::VecDeque;
@@ -93,8 +96,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use self::handlers::State;
 use self::server::{Conns, Shared, lock};
+use self::state::State;
 
 /// The API key the fake accepts (`Authorization: Key fake-api-key`).
 const API_KEY: &str = "fake-api-key";

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::handlers::{self, Reply, RouteError, State};
+use super::routing::{self, Reply, RouteError};
+use super::state::State;
 use super::util::percent_decode;
 use super::{Fault, FaultKind, Operation, RecordedRequest};
 
@@ -156,7 +157,7 @@ fn serve_connection(mut stream: TcpStream, id: u64, shared: Arc<Shared>) {
             ReadResult::Request(r) => r,
             ReadResult::Closed => break,
             ReadResult::Reject(status, message) => {
-                let resp = Response::json(&handlers::error(status, message));
+                let resp = Response::json(&routing::error(status, message));
                 let _ = write_response(&mut stream, &resp, false, false, false);
                 break;
             }
@@ -431,7 +432,7 @@ impl Shared {
         let (raw_path, raw_query) = req.target.split_once('?').unwrap_or((&req.target, ""));
         let raw_path = raw_path.split('#').next().unwrap_or_default();
         let (query, query_ok) = parse_query(raw_query);
-        let routed = handlers::route(&req.method, raw_path);
+        let routed = routing::route(&req.method, raw_path);
         let operation = routed.as_ref().ok().map(|(_, r)| r.operation());
         lock(&self.requests).push(RecordedRequest {
             method: req.method.clone(),
@@ -482,20 +483,20 @@ impl Shared {
     fn handle(
         &self,
         req: &HttpRequest,
-        routed: Result<(String, handlers::Route), RouteError>,
+        routed: Result<(String, routing::Route), RouteError>,
         query: &[(String, String)],
         query_ok: bool,
         raw_path: &str,
     ) -> Response {
         let reply = match routed {
             Err(RouteError::NotFound) => {
-                handlers::error(404, format!("no route for {} {}", req.method, raw_path))
+                routing::error(404, format!("no route for {} {}", req.method, raw_path))
             }
             Err(RouteError::BadEncoding) => {
-                handlers::error(400, "the path is not valid percent-encoded UTF-8")
+                routing::error(400, "the path is not valid percent-encoded UTF-8")
             }
             Ok(_) if !query_ok => {
-                handlers::error(400, "the query string is not valid percent-encoded UTF-8")
+                routing::error(400, "the query string is not valid percent-encoded UTF-8")
             }
             Ok((org, route)) => {
                 let expected = format!("Key {}", self.api_key);
@@ -505,9 +506,9 @@ impl Shared {
                     .find(|(k, _)| k == "authorization")
                     .map(|(_, v)| v.as_str());
                 if auth != Some(expected.as_str()) {
-                    handlers::error(401, "unauthorized")
+                    routing::error(401, "unauthorized")
                 } else if org != self.org_id {
-                    handlers::error(
+                    routing::error(
                         403,
                         format!("the API key does not belong to organization {org:?}"),
                     )
