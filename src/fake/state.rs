@@ -191,7 +191,7 @@ impl State {
         }
     }
 
-    fn store_group(&mut self, id: String, g: NewGroup) -> Value {
+    pub(super) fn store_group(&mut self, id: String, g: NewGroup) -> Value {
         let now = now_nanos();
         let group = Group {
             id,
@@ -361,7 +361,7 @@ impl State {
         Ok(page("usageRecordReports", items, limit, offset))
     }
 
-    fn create_metric(&mut self, body: &[u8]) -> HResult {
+    pub(super) fn create_metric(&mut self, body: &[u8]) -> HResult {
         let obj = parse_object(body)?;
         let id = match optional_string(&obj, "id")? {
             None => new_uuid(),
@@ -450,7 +450,7 @@ impl State {
         Ok(m.to_json(&self.org))
     }
 
-    fn update_config(&mut self, body: &[u8]) -> HResult {
+    pub(super) fn update_config(&mut self, body: &[u8]) -> HResult {
         let obj = parse_object(body)?;
         let configs = match obj.get("partnerUsageMeteringConfigs") {
             None | Some(Value::Null) => Value::Null,
