@@ -40,6 +40,15 @@ fn bad_line(line: usize, why: impl std::fmt::Display) -> Failure {
     )
 }
 
+/// `path` for messages (`stdin` for `-`).
+pub(crate) fn display(path: &Path) -> String {
+    if path == Path::new("-") {
+        "stdin".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
 /// Reads `path` (`-` for stdin).
 pub(crate) fn read_text(path: &Path) -> Result<String, Failure> {
     let mut text = String::new();
@@ -50,7 +59,7 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Failure> {
     };
     result.map_err(|e| {
         Failure::usage(
-            format!("cannot read {}: {e}", path.display()),
+            format!("cannot read {}: {e}", display(path)),
             "pass a readable UTF-8 file, or - for stdin",
         )
     })?;
@@ -71,8 +80,8 @@ pub(crate) fn read_groups(
     };
     if groups.is_empty() {
         return Err(Failure::usage(
-            format!("{} holds no usage", path.display()),
-            "give a file with at least one usage line",
+            format!("{} holds no usage", display(path)),
+            "give a file with at least one usage line; nothing was sent",
         ));
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
