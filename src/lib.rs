@@ -105,6 +105,7 @@
 //! |---|---|---|
 //! | `rustls` | yes | TLS through rustls with the webpki root certificates |
 //! | `fake` | no | `fake::FakeSuger`, an in-process fake of the Metering API for your tests |
+//! | `cli` | no | the `suger-metering` command-line binary (adds `clap`; implies `fake`) |
 //!
 //! # Decoding Go's JSON
 //!

@@ -20,7 +20,7 @@ pub(crate) enum FaultKind {
     TruncateBody,
 }
 
-/// A fault rule for [`FakeSuger::inject`], built in builder style:
+/// A fault rule for [`FakeSuger::inject`](super::FakeSuger::inject), built in builder style:
 /// `Fault::status(429).retry_after("2").times(2).only(Operation::ListUsageRecordGroups)`.
 #[derive(Clone, Debug)]
 pub struct Fault {

@@ -133,7 +133,7 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 
-pub use self::builder::FakeSugerBuilder;
+pub use self::builder::{DEFAULT_MAX_REQUESTS, DEFAULT_READ_TIMEOUT, FakeSugerBuilder};
 pub use self::fault::Fault;
 pub(crate) use self::fault::FaultKind;
 use self::server::{Shared, lock};
