@@ -27,6 +27,20 @@ fn opt_date(flag: &str, s: &Option<String>) -> Result<Option<Date>, Failure> {
     s.as_deref().map(|s| parse_date(flag, s)).transpose()
 }
 
+/// Copies the shared `ListArgs` filters into either listing's query (same field names).
+macro_rules! set_filters {
+    ($q:ident, $f:ident) => {
+        check_limit(&$f)?;
+        $q.entitlement_id = $f.entitlement.clone();
+        $q.buyer_id = $f.buyer.clone();
+        $q.partner = $f.partner.as_deref().map(Partner::from);
+        $q.start_date = opt_date("--from", &$f.from)?;
+        $q.end_date = opt_date("--to", &$f.to)?;
+        $q.limit = $f.limit;
+        $q.offset = $f.offset;
+    };
+}
+
 fn check_limit(f: &ListArgs) -> Result<(), Failure> {
     match f.limit {
         Some(n) if !(1..=1000).contains(&n) => Err(Failure::usage(
@@ -87,16 +101,9 @@ pub(crate) fn groups(
 ) -> Result<(), Failure> {
     match cmd {
         GroupsCommand::List { filters, status } => {
-            check_limit(&filters)?;
             let mut q = ListUsageRecordGroups::new();
-            q.entitlement_id = filters.entitlement.clone();
-            q.buyer_id = filters.buyer.clone();
-            q.partner = filters.partner.as_deref().map(Partner::from);
+            set_filters!(q, filters);
             q.status = status.as_deref().map(UsageRecordGroupStatus::from);
-            q.start_date = opt_date("--from", &filters.from)?;
-            q.end_date = opt_date("--to", &filters.to)?;
-            q.limit = filters.limit;
-            q.offset = filters.offset;
             let client = crate::connect(global)?;
             print_listing(
                 printer,
@@ -140,15 +147,8 @@ pub(crate) fn reports(
     cmd: ReportsCommand,
 ) -> Result<(), Failure> {
     let ReportsCommand::List { filters } = cmd;
-    check_limit(&filters)?;
     let mut q = ListUsageRecordReports::new();
-    q.entitlement_id = filters.entitlement.clone();
-    q.buyer_id = filters.buyer.clone();
-    q.partner = filters.partner.as_deref().map(Partner::from);
-    q.start_date = opt_date("--from", &filters.from)?;
-    q.end_date = opt_date("--to", &filters.to)?;
-    q.limit = filters.limit;
-    q.offset = filters.offset;
+    set_filters!(q, filters);
     let client = crate::connect(global)?;
     print_listing(
         printer,
