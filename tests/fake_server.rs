@@ -110,6 +110,34 @@ fn idle_and_half_sent_connections_are_closed_after_the_read_timeout() {
 }
 
 #[test]
+fn connections_beyond_the_limit_are_closed_at_once() {
+    let fake = FakeSuger::builder()
+        .max_connections(2)
+        .read_timeout(Duration::from_secs(60))
+        .start()
+        .unwrap();
+    let addr = fake.base_url().trim_start_matches("http://").to_string();
+    let client = fake.client();
+    // Two idle connections take both places (a served request proves each was accepted).
+    // (The kernel hands connections to accept() in order: these two come first.)
+    let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    let mut third = TcpStream::connect(&addr).unwrap();
+    third
+        .write_all(b"GET /org/fake-org/billableMetric HTTP/1.1\r\nHost: x\r\nAuthorization: Key fake-api-key\r\n\r\n")
+        .unwrap();
+    // Closed without an answer, long before the 60 s read timeout (a read timeout here is Err).
+    assert_eq!(read_until_closed(&mut third).unwrap(), b"");
+    assert!(fake.requests().is_empty());
+    drop(held);
+    // Places freed (once the server has seen both closes): served again.
+    let served = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        client.list_billable_metrics(None).is_ok()
+    });
+    assert!(served);
+}
+
+#[test]
 fn remembers_only_the_most_recent_requests() {
     let fake = FakeSuger::builder().max_requests(3).start().unwrap();
     let client = fake.client();

@@ -16,6 +16,8 @@ use super::{API_KEY, FakeSuger, ORG_ID};
 
 /// Default of [`FakeSugerBuilder::max_requests`].
 pub const DEFAULT_MAX_REQUESTS: usize = 10_000;
+/// Default of [`FakeSugerBuilder::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default of [`FakeSugerBuilder::read_timeout`].
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -25,6 +27,7 @@ pub struct FakeSugerBuilder {
     host: String,
     port: u16,
     max_requests: usize,
+    max_connections: usize,
     read_timeout: Duration,
     seed: Option<Value>,
 }
@@ -35,6 +38,7 @@ impl Default for FakeSugerBuilder {
             host: "127.0.0.1".to_string(),
             port: 0,
             max_requests: DEFAULT_MAX_REQUESTS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             read_timeout: DEFAULT_READ_TIMEOUT,
             seed: None,
         }
@@ -64,6 +68,15 @@ impl FakeSugerBuilder {
     #[must_use]
     pub fn max_requests(mut self, n: usize) -> Self {
         self.max_requests = n;
+        self
+    }
+
+    /// How many connections are served at once (each has a thread); a connection beyond that
+    /// is closed as soon as it is accepted. Defaults to [`DEFAULT_MAX_CONNECTIONS`] (256); `0`
+    /// is taken as 1.
+    #[must_use]
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
         self
     }
 
@@ -124,6 +137,7 @@ impl FakeSugerBuilder {
             faults: Mutex::new(VecDeque::new()),
             requests: Mutex::new(VecDeque::new()),
             max_requests: self.max_requests,
+            max_connections: self.max_connections,
             read_timeout: self.read_timeout,
             stop: AtomicBool::new(false),
             conns: Mutex::new(Conns::default()),

@@ -83,6 +83,8 @@
 //!   it cannot hold a thread;
 //! * **bounded memory for requests**: only the last
 //!   [`max_requests`](FakeSugerBuilder::max_requests) (10 000) are remembered;
+//! * **bounded threads**: at most [`max_connections`](FakeSugerBuilder::max_connections) (256)
+//!   connections are served at once; one more is closed as soon as it is accepted;
 //! * **no overflow**: report-cycle sums saturate at `±f64::MAX` instead of becoming `inf`.
 //!
 //! # Admin routes
@@ -133,7 +135,9 @@ use std::thread::JoinHandle;
 
 use serde_json::Value;
 
-pub use self::builder::{DEFAULT_MAX_REQUESTS, DEFAULT_READ_TIMEOUT, FakeSugerBuilder};
+pub use self::builder::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUESTS, DEFAULT_READ_TIMEOUT, FakeSugerBuilder,
+};
 pub use self::fault::Fault;
 pub(crate) use self::fault::FaultKind;
 use self::server::{Shared, lock};

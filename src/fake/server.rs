@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     /// The most recent requests, at most `max_requests` of them.
     pub(crate) requests: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) max_requests: usize,
+    /// Most connections served at once; more are closed on accept.
+    pub(crate) max_connections: usize,
     /// Longest idle time, and longest time to receive one whole request, per connection.
     pub(crate) read_timeout: Duration,
     pub(crate) stop: AtomicBool,
@@ -58,6 +60,11 @@ pub(crate) fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 if shared.stop.load(Ordering::SeqCst) {
                     let _ = stream.shutdown(Shutdown::Both);
                     break;
+                }
+                if conns.open.len() >= shared.max_connections {
+                    // Full: close at once rather than spawn without bound.
+                    let _ = stream.shutdown(Shutdown::Both);
+                    continue;
                 }
                 let Ok(registered) = stream.try_clone() else {
                     continue;

@@ -311,6 +311,9 @@ pub(crate) struct FakeArgs {
     /// How many requests to remember for GET /_fake/requests.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub(crate) max_requests: usize,
+    /// Most connections served at once (one thread each); more are closed on accept.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub(crate) max_connections: usize,
     /// Close connections idle (or sending one request) for longer than this many seconds.
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub(crate) read_timeout: f64,

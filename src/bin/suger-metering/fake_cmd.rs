@@ -16,6 +16,7 @@ pub(crate) fn run(args: &FakeArgs) -> Result<(), Failure> {
         .host(args.host.as_str())
         .port(args.port)
         .max_requests(args.max_requests)
+        .max_connections(args.max_connections)
         .read_timeout(Duration::from_secs_f64(
             args.read_timeout.clamp(0.001, 86_400.0),
         ));
