@@ -270,6 +270,40 @@ fn exit_4_when_the_outcome_is_unknown_and_a_rerun_bills_once() {
         1,
         "lost: 0, duplicated: 0"
     );
+    // Without --id the error names the id to re-run with; re-running with it bills once.
+    fake.inject(Fault::drop_after_apply().only(Operation::ReportUsageRecordGroup));
+    let r = run(
+        &fake,
+        &[
+            "report",
+            "ent-1",
+            "--record",
+            "api_calls=5",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    r.code(4)
+        .error_line(&["re-run the same command with --id "]);
+    let line = r.stderr.lines().find(|l| l.contains("--id ")).unwrap();
+    let id = line
+        .split("--id ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert_eq!(fake.usage_record_groups()[1]["id"], id);
+    run(
+        &fake,
+        &["report", "ent-1", "--record", "api_calls=5", "--id", id],
+    )
+    .code(0);
+    assert_eq!(
+        fake.usage_record_groups().len(),
+        2,
+        "lost: 0, duplicated: 0"
+    );
     // A timeout on a list is "maybe sent" too.
     fake.inject(Fault::delay(std::time::Duration::from_secs(3)));
     run(

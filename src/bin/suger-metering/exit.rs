@@ -54,6 +54,12 @@ impl Failure {
         self
     }
 
+    /// Replaces what to do next.
+    pub(crate) fn next(mut self, next: impl Into<String>) -> Failure {
+        self.next = next.into();
+        self
+    }
+
     /// Prints `suger-metering: error: MESSAGE; NEXT` on one line and returns the exit code.
     pub(crate) fn print_and_exit_code(&self) -> ExitCode {
         let line = format!("suger-metering: error: {}; {}", self.message, self.next);

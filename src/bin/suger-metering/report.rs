@@ -41,6 +41,13 @@ pub(crate) fn report(global: &Global, printer: &Printer, args: &ReportArgs) -> R
     }
     let client = crate::connect(global)?;
     input::check_flags(&params, client.org_id())?;
+    // Without --id, pick one here so that an "outcome unknown" can say which id to re-run with
+    // (re-running the same command would pick a new one and could bill twice).
+    let generated = params.id.is_none();
+    let id = params
+        .id
+        .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+        .clone();
     match client.report_usage_record_group(&entitlement, &params) {
         Ok(group) => {
             printer.one(&group, std::slice::from_ref(&group));
@@ -48,12 +55,19 @@ pub(crate) fn report(global: &Global, printer: &Printer, args: &ReportArgs) -> R
         }
         Err(e) if exit::already_recorded(&e, Op::Report) => {
             eprintln!(
-                "suger-metering: usage record group {} was already recorded; not billed again",
-                params.id.as_deref().unwrap_or("?")
+                "suger-metering: usage record group {id} was already recorded; not billed again"
             );
             Ok(())
         }
-        Err(e) => Err(exit::classify(&e, Op::Report)),
+        Err(e) => {
+            let failure = exit::classify(&e, Op::Report);
+            if generated && failure.code == exit::UNKNOWN {
+                return Err(failure.next(format!(
+                    "re-run the same command with --id {id} added: Suger then records it once"
+                )));
+            }
+            Err(failure)
+        }
     }
 }
 
