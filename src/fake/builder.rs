@@ -81,7 +81,8 @@ impl FakeSugerBuilder {
     }
 
     /// How long a connection may stay idle, or take to send one whole request, before the fake
-    /// closes it (so an idle or half-sent connection cannot hold a thread forever). Defaults to
+    /// closes it (so an idle or half-sent connection cannot hold a thread forever); also the
+    /// longest a write of an answer may block on a peer that does not read it. Defaults to
     /// [`DEFAULT_READ_TIMEOUT`] (30 s); a zero duration is taken as 1 ms.
     #[must_use]
     pub fn read_timeout(mut self, timeout: Duration) -> Self {

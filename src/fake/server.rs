@@ -91,6 +91,8 @@ pub(crate) fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 fn serve_connection(mut stream: TcpStream, id: u64, shared: Arc<Shared>) {
     let mut buf = Vec::new();
+    // A peer that never reads its answer must not hold the thread either.
+    let _ = stream.set_write_timeout(Some(shared.read_timeout));
     while !shared.stop.load(Ordering::SeqCst) {
         // One deadline per request: the idle wait plus receiving the whole request.
         let deadline = Instant::now() + shared.read_timeout;
