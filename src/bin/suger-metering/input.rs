@@ -17,10 +17,10 @@ use serde_json::Value;
 use suger_metering::{CreateUsageRecordGroupParams, MAX_USAGE_RECORD_GROUP_ID_LEN};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
-use uuid::Uuid;
 
 use crate::cli::FileFormat;
 use crate::exit::Failure;
+use crate::ids::derived_id;
 
 /// One group to report, from one or more lines of the file.
 #[derive(Debug, Clone)]
@@ -163,24 +163,6 @@ fn check(p: &CreateUsageRecordGroupParams, org: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The namespace of derived group ids (a v5 UUID of this crate's URL).
-fn namespace() -> Uuid {
-    Uuid::new_v5(
-        &Uuid::NAMESPACE_URL,
-        b"https://crates.io/crates/suger-metering#usage-record-group",
-    )
-}
-
-/// A UUID v5 of the group's entitlement and content (usage and timestamp; not the id or org).
-pub(crate) fn derived_id(p: &CreateUsageRecordGroupParams) -> String {
-    let mut canon = p.clone();
-    canon.id = None;
-    canon.organization_id.clear();
-    canon.meta_info = None;
-    let bytes = serde_json::to_vec(&canon).unwrap_or_default();
-    Uuid::new_v5(&namespace(), &bytes).to_string()
-}
-
 /// Parses an RFC 3339 timestamp, normalized to UTC.
 pub(crate) fn parse_timestamp(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339)
@@ -219,7 +201,7 @@ fn split_csv(line: &str) -> Result<Vec<String>, String> {
 
 const CSV_COLUMNS: [&str; 5] = ["entitlement_id", "dimension", "quantity", "timestamp", "id"];
 
-fn parse_csv(text: &str) -> Result<Vec<FileGroup>, Failure> {
+pub(crate) fn parse_csv(text: &str) -> Result<Vec<FileGroup>, Failure> {
     let mut lines = text
         .lines()
         .enumerate()
@@ -345,7 +327,7 @@ const NDJSON_KEYS: [&str; 7] = [
     "metaInfo",
 ];
 
-fn parse_ndjson(text: &str) -> Result<Vec<FileGroup>, Failure> {
+pub(crate) fn parse_ndjson(text: &str) -> Result<Vec<FileGroup>, Failure> {
     let mut groups = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -441,4 +423,18 @@ pub(crate) fn parse_billable(s: &str) -> Result<suger_metering::MeteringUsageRec
 pub(crate) fn check_flags(p: &CreateUsageRecordGroupParams, org: &str) -> Result<(), Failure> {
     check(p, org)
         .map_err(|why| Failure::usage(why, "fix the flags and run again; nothing was sent"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_split_with_quotes() {
+        assert_eq!(
+            split_csv(r#"a, "b,c" ,"d""e""#).unwrap(),
+            ["a", "b,c", "d\"e"]
+        );
+        assert!(split_csv(r#"a,"b"#).is_err());
+    }
 }

@@ -8,6 +8,7 @@
 mod cli;
 mod exit;
 mod fake_cmd;
+mod ids;
 mod input;
 mod lists;
 mod metrics;
