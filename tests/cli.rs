@@ -5,24 +5,9 @@
 
 mod cli_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
-use cli_support::{bin, run, run_cmd, run_stdin, temp_file};
+use cli_support::{bin, run, run_cmd, seed_report, temp_file};
 use serde_json::json;
 use suger_metering::fake::{FakeSuger, Fault, Operation};
-use suger_metering::{CreateUsageRecordGroupParams, ListUsageRecordGroups, MeteringClient};
-
-fn seed_report(fake: &FakeSuger, ent: &str, id: &str, qty: f64) {
-    let params = CreateUsageRecordGroupParams {
-        id: Some(id.to_string()),
-        records: [("api_calls".to_string(), qty)].into(),
-        ..Default::default()
-    };
-    fake.client()
-        .report_usage_record_group(ent, &params)
-        .unwrap();
-}
 
 #[test]
 fn report_with_flags_sends_one_group_and_prints_it_in_each_format() {
@@ -233,6 +218,25 @@ fn exit_3_for_a_bad_key_or_another_org_and_the_key_is_never_printed() {
         fake.requests()[0].header("authorization"),
         Some("Key secret-key-123")
     );
+    let missing = key_file.with_file_name("no-such-key");
+    run(
+        &fake,
+        &[
+            "metrics",
+            "list",
+            "--api-key-file",
+            missing.to_str().unwrap(),
+        ],
+    )
+    .code(2)
+    .error_line(&["cannot read the API key file"]);
+    let empty = temp_file("key", " \n");
+    run(
+        &fake,
+        &["metrics", "list", "--api-key-file", empty.to_str().unwrap()],
+    )
+    .code(2)
+    .error_line(&["is empty"]);
     run(&fake, &["metrics", "list", "--org-id", "other-org"])
         .code(3)
         .error_line(&["403"]);
@@ -341,240 +345,6 @@ fn exit_1_for_other_failures() {
 }
 
 #[test]
-fn groups_list_sends_the_filters_pages_and_formats() {
-    let fake = FakeSuger::start().unwrap();
-    for i in 0..3 {
-        seed_report(&fake, "ent-1", &format!("g{i}"), 1.0 + f64::from(i));
-    }
-    seed_report(&fake, "ent-2", "other", 1.0);
-    fake.clear_requests();
-    let today = time::OffsetDateTime::now_utc().date().to_string();
-    let r = run(
-        &fake,
-        &[
-            "groups",
-            "list",
-            "--entitlement",
-            "ent-1",
-            "--status",
-            "CREATED",
-            "--from",
-            &today,
-            "--to",
-            &today,
-            "--limit",
-            "2",
-        ],
-    );
-    let page = r.code(0).json();
-    assert_eq!(page.as_array().unwrap().len(), 2);
-    assert!(r.stderr.contains("--offset 2"), "{r:?}");
-    let q = &fake.requests()[0].query;
-    let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(
-        q,
-        [
-            ("entitlementId", "ent-1"),
-            ("status", "CREATED"),
-            ("startDate", today.as_str()),
-            ("endDate", today.as_str()),
-            ("limit", "2")
-        ]
-    );
-    // --all follows nextOffset; ndjson streams one group per line.
-    let r = run(
-        &fake,
-        &[
-            "groups",
-            "list",
-            "--entitlement",
-            "ent-1",
-            "--limit",
-            "1",
-            "--all",
-            "-o",
-            "ndjson",
-        ],
-    );
-    let ids: Vec<String> = r
-        .code(0)
-        .ndjson()
-        .iter()
-        .map(|g| g["id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(ids, ["g0", "g1", "g2"]);
-    let r = run(&fake, &["groups", "list", "--all", "--limit", "3"]);
-    assert_eq!(r.code(0).json().as_array().unwrap().len(), 4);
-    let r = run(
-        &fake,
-        &["groups", "list", "--buyer", "buyer-ent-2", "-o", "table"],
-    );
-    assert_eq!(r.code(0).stdout.lines().count(), 2);
-    let r = run(&fake, &["groups", "list", "--status", "DELETED"]);
-    assert_eq!(r.code(0).stdout.trim(), "[]");
-}
-
-#[test]
-fn groups_delete_and_retry() {
-    let fake = FakeSuger::start().unwrap();
-    seed_report(&fake, "ent-1", "del", 1.0);
-    seed_report(&fake, "ent-1", "fail", 1.0);
-    fake.set_group_status("fail", "REPORT_FAILED");
-    let today = time::OffsetDateTime::now_utc().date().to_string();
-    let r = run(&fake, &["groups", "delete", "del", "--date", &today]);
-    assert_eq!(r.code(0).json()["status"], "DELETED");
-    let req = fake.requests().pop().unwrap();
-    assert_eq!(
-        (req.method.as_str(), req.path.as_str()),
-        ("DELETE", "/org/fake-org/usageRecordGroup/del")
-    );
-    assert_eq!(req.query, [("creationDate".to_string(), today.clone())]);
-    let r = run(&fake, &["groups", "retry", "fail"]);
-    assert_eq!(r.code(0).json()["status"], "CREATED");
-    run(&fake, &["groups", "delete", "fail", "--date", "2001-01-01"])
-        .code(1)
-        .error_line(&["404"]);
-}
-
-#[test]
-fn reports_list() {
-    let fake = FakeSuger::start().unwrap();
-    seed_report(&fake, "ent-1", "a", 1.0);
-    seed_report(&fake, "ent-2", "b", 2.0);
-    fake.run_report_cycle();
-    let r = run(&fake, &["reports", "list"]);
-    let reports = r.code(0).json();
-    assert_eq!(reports.as_array().unwrap().len(), 2);
-    assert_eq!(reports[0]["entitlementID"], "ent-1");
-    assert_eq!(reports[0]["info"]["usageRecordGroupIds"], json!(["a"]));
-    let r = run(
-        &fake,
-        &[
-            "reports",
-            "list",
-            "--entitlement",
-            "ent-2",
-            "--all",
-            "-o",
-            "ndjson",
-        ],
-    );
-    assert_eq!(r.code(0).ndjson().len(), 1);
-    let r = run(&fake, &["reports", "list", "-o", "table"]);
-    let lines: Vec<&str> = r.code(0).stdout.lines().collect();
-    assert!(lines[0].starts_with("ID "), "{lines:?}");
-    assert!(
-        lines[1].contains("SUCCESS") && lines[1].contains("AWS"),
-        "{lines:?}"
-    );
-}
-
-#[test]
-fn metrics_create_get_list_update() {
-    let fake = FakeSuger::start().unwrap();
-    let r = run_stdin(
-        &fake,
-        &["metrics", "create", "--file", "-"],
-        r#"{"id": "m1", "name": "API calls", "aggregationType": "SUM"}"#,
-    );
-    assert_eq!(r.code(0).json()["name"], "API calls");
-    assert_eq!(fake.requests()[0].json().unwrap()["aggregationType"], "SUM");
-    assert_eq!(
-        run(&fake, &["metrics", "get", "m1"]).code(0).json()["id"],
-        "m1"
-    );
-    let r = run(
-        &fake,
-        &[
-            "metrics",
-            "update",
-            "m1",
-            "--name",
-            "API calls v2",
-            "--status",
-            "DELETED",
-        ],
-    );
-    assert_eq!(r.code(0).json()["name"], "API calls v2");
-    assert_eq!(
-        fake.requests().last().unwrap().json().unwrap(),
-        json!({"name": "API calls v2", "status": "DELETED"})
-    );
-    let r = run(
-        &fake,
-        &["metrics", "list", "--status", "DELETED", "-o", "ndjson"],
-    );
-    assert_eq!(r.code(0).ndjson()[0]["status"], "DELETED");
-    assert_eq!(
-        run(&fake, &["metrics", "list", "--status", "ACTIVE"])
-            .code(0)
-            .stdout
-            .trim(),
-        "[]"
-    );
-    run(&fake, &["metrics", "get", "nope"])
-        .code(1)
-        .error_line(&["404"]);
-    // A field the model does not know would be dropped: refused, nothing sent.
-    let before = fake.requests().len();
-    let file = temp_file("m.json", r#"{"name": "Storage", "aggregationTyp": "SUM"}"#);
-    run(
-        &fake,
-        &["metrics", "create", "--file", file.to_str().unwrap()],
-    )
-    .code(2)
-    .error_line(&["aggregationTyp"]);
-    run_stdin(&fake, &["metrics", "create", "--file", "-"], "{nope")
-        .code(2)
-        .error_line(&["invalid JSON"]);
-    assert_eq!(fake.requests().len(), before);
-}
-
-#[test]
-fn config_get_and_set_keep_partners_the_file_does_not_name() {
-    let fake = FakeSuger::builder()
-        .seed(
-            json!({"usageMeteringConfigInfo": {"partnerUsageMeteringConfigs": [
-                {"partner": "AWS", "enableDimensionMapping": true},
-                {"partner": "AZURE", "enableBillableDimension": false}
-            ]}}),
-        )
-        .start()
-        .unwrap();
-    let r = run(&fake, &["config", "get", "-o", "table"]);
-    let lines: Vec<&str> = r.code(0).stdout.lines().collect();
-    assert_eq!(lines.len(), 3);
-    assert!(lines[1].starts_with("AWS "), "{lines:?}");
-    let file = temp_file(
-        "c.json",
-        r#"{"partnerUsageMeteringConfigs": [{"partner": "AZURE", "enableBillableDimension": true}]}"#,
-    );
-    let r = run(&fake, &["config", "set", "--file", file.to_str().unwrap()]);
-    let configs = r.code(0).json()["partnerUsageMeteringConfigs"].clone();
-    assert_eq!(configs[0]["partner"], "AWS");
-    assert_eq!(configs[0]["enableDimensionMapping"], true);
-    assert_eq!(configs[1]["partner"], "AZURE");
-    assert_eq!(configs[1]["enableBillableDimension"], true);
-    let sent = fake.requests().last().unwrap().json().unwrap();
-    assert_eq!(
-        sent["partnerUsageMeteringConfigs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
-    let bad = temp_file(
-        "c.json",
-        r#"{"partnerUsageMeteringConfigs": [{"partner": "AWS", "newSwitch": true}]}"#,
-    );
-    let before = fake.requests().len();
-    run(&fake, &["config", "set", "--file", bad.to_str().unwrap()])
-        .code(2)
-        .error_line(&["partnerUsageMeteringConfigs[0].newSwitch"]);
-    assert_eq!(fake.requests().len(), before);
-}
-
-#[test]
 fn every_command_has_help_with_an_example() {
     let commands: &[&[&str]] = &[
         &[],
@@ -604,66 +374,4 @@ fn every_command_has_help_with_an_example() {
     }
     let top = run_cmd(bin(), &["--help"], None);
     assert!(top.stdout.contains("4 outcome unknown"), "{}", top.stdout);
-}
-
-/// Kills the child when dropped, so that a failing assertion does not leak a server.
-struct Child(std::process::Child);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[test]
-fn fake_command_serves_another_process() {
-    let seed = temp_file(
-        "seed.json",
-        r#"{"billableMetrics": [{"id": "m1", "name": "API calls"}]}"#,
-    );
-    let mut child = Child(
-        bin()
-            .args(["fake", "--port", "0", "--seed", seed.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    let mut vars = std::collections::HashMap::new();
-    for _ in 0..3 {
-        let line = lines.next().unwrap().unwrap();
-        let (k, v) = line.split_once('=').unwrap();
-        vars.insert(k.to_string(), v.to_string());
-    }
-    let base = &vars["SUGER_API_BASE_URL"];
-    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-    let client = MeteringClient::builder()
-        .base_url(base.as_str())
-        .api_key(&vars["SUGER_API_KEY"])
-        .org_id(&vars["SUGER_ORG_ID"])
-        .proxy(None)
-        .build()
-        .unwrap();
-    assert_eq!(client.get_billable_metric("m1").unwrap().name, "API calls");
-    let params = CreateUsageRecordGroupParams {
-        records: [("api_calls".to_string(), 2.0)].into(),
-        ..Default::default()
-    };
-    client.report_usage_record_group("ent-1", &params).unwrap();
-    let groups = client
-        .list_usage_record_groups(&ListUsageRecordGroups::new())
-        .unwrap();
-    assert_eq!(groups.usage_record_groups.len(), 1);
-    // The CLI itself, pointed at the fake in the other process.
-    let mut cmd = bin();
-    for (k, v) in &vars {
-        cmd.env(k, v);
-    }
-    let r = run_cmd(cmd, &["groups", "list"], None);
-    assert_eq!(r.code(0).json()[0]["records"]["api_calls"], 2.0);
-    // Loopback only.
-    run_cmd(bin(), &["fake", "--host", "0.0.0.0"], None)
-        .code(2)
-        .error_line(&["loopback"]);
 }

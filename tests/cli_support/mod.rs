@@ -126,3 +126,15 @@ pub fn report_bodies(fake: &FakeSuger) -> Vec<Value> {
         .map(|r| r.json().unwrap())
         .collect()
 }
+
+/// Reports `qty` api_calls for `ent` under `id` straight through the library client.
+pub fn seed_report(fake: &FakeSuger, ent: &str, id: &str, qty: f64) {
+    let params = suger_metering::CreateUsageRecordGroupParams {
+        id: Some(id.to_string()),
+        records: [("api_calls".to_string(), qty)].into(),
+        ..Default::default()
+    };
+    fake.client()
+        .report_usage_record_group(ent, &params)
+        .unwrap();
+}
