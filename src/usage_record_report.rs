@@ -217,8 +217,11 @@ pub struct UniqueCountAggregationResult {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ListUsageRecordReportsResponse {
-    /// The reports of this page (empty when the server sends `null`).
-    #[serde(rename = "usageRecordReports", deserialize_with = "nd")]
+    /// The reports of this page (empty when the server sends `null`; at most 1000).
+    #[serde(
+        rename = "usageRecordReports",
+        deserialize_with = "crate::bounded::page"
+    )]
     pub usage_record_reports: Vec<MeteringUsageRecordReport>,
     /// The `offset` of the next page, when there is one.
     #[serde(rename = "nextOffset", skip_serializing_if = "Option::is_none")]

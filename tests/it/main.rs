@@ -6,10 +6,13 @@
 mod support;
 
 mod billable_metric;
+#[cfg(feature = "cli")]
+mod cli;
 mod config_info;
 mod decoding;
 mod errors;
 mod fake_http;
+mod fake_server;
 mod faults;
 mod logging;
 mod scenarios;

@@ -593,3 +593,31 @@ mod spool {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn a_page_longer_than_the_api_allows_is_a_decode_error_not_an_abort() {
+    let body = format!(r#"{{"usageRecordGroups":[{}{{}}]}}"#, "{},".repeat(1000));
+    let (port, _) = spawn_server(move |mut tcp, seen| {
+        if read_request(&mut tcp).is_some() {
+            seen.requests.fetch_add(1, Ordering::SeqCst);
+            let _ = write!(
+                tcp,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let (b, _) = builder(&format!("http://127.0.0.1:{port}"));
+    let client = b.retry(RetryPolicy::disabled()).build().unwrap();
+    let e = client
+        .list_usage_record_groups(&Default::default())
+        .unwrap_err();
+    let Error::Decode { status, source, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(*status, 200);
+    assert!(
+        source.to_string().contains("more than 1000 items"),
+        "{source}"
+    );
+}
