@@ -238,6 +238,7 @@ impl Operation {
 
 /// A request as the fake received it (recorded before any fault or check applies).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordedRequest {
     /// The method, e.g. `"POST"`.
     pub method: String,
