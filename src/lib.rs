@@ -124,6 +124,8 @@ pub mod config_info;
 pub mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
+pub mod meter;
+pub mod outbox;
 mod pages;
 mod query;
 mod retry;
@@ -139,6 +141,8 @@ pub use client::{
 };
 pub use config_info::*;
 pub use error::{Error, Result};
+pub use meter::{Meter, MeterBuilder, MeterStats};
+pub use outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError};
 pub use retry::RetryPolicy;
 pub use usage_record_group::*;
 pub use usage_record_report::*;

@@ -1,0 +1,533 @@
+//! Aggregates high-frequency usage in memory and reports it through an [`Outbox`]: [`Meter`].
+
+mod engine;
+mod journal;
+mod window;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use self::journal::Segment;
+use self::window::{Group, Sums, groups};
+use crate::client::MeteringClient;
+use crate::error::Error;
+use crate::outbox::{FlushSummary, Outbox, OutboxError};
+use crate::usage_record_group::MeteringUsageRecord;
+
+/// Default [`MeterBuilder::flush_interval`].
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
+/// Default [`MeterBuilder::max_series`].
+pub const DEFAULT_MAX_SERIES: usize = 100_000;
+/// Default [`MeterBuilder::shutdown_timeout`].
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Aggregates usage in memory, per entitlement and dimension inside UTC hour windows, and
+/// reports it through an [`Outbox`] so that it is never lost and never billed twice.
+///
+/// * [`add`](Meter::add) sums v1 usage; [`add_billable`](Meter::add_billable) keeps v2 records
+///   as added (Suger aggregates them by the billable metric's rules).
+/// * Every [`flush_interval`](MeterBuilder::flush_interval) a background thread *seals* the
+///   open sums into one group per entitlement and hour (its `timestamp` is the start of the
+///   hour the usage happened in, so a report sent late is billed to the right hour), enqueues
+///   them into the outbox, then flushes the outbox.
+/// * Report ids are UUID v5 of the outbox's producer id, the hour and a seal sequence number:
+///   sealing the same journal again after a crash gives the same ids, and Suger deduplicates.
+/// * Memory is bounded by the number of series (v1 entitlement × dimension, plus v2 records
+///   held), not by the event rate: reaching [`max_series`](MeterBuilder::max_series) seals
+///   early.
+///
+/// # Durability of `add`
+///
+/// * Without the journal (the default), usage lives in memory until the next seal: a crash
+///   loses at most what was added since the last seal (at most one `flush_interval`).
+/// * With [`journal(true)`](MeterBuilder::journal), `add` returns only after the event is
+///   written to an append-only journal in the outbox directory (one `write`, no fsync), and
+///   the meter replays the journal on start. That survives a killed process (`kill -9`, a
+///   panic, an OOM kill) at any instant, losing nothing acknowledged and billing nothing twice;
+///   it does **not** survive a power cut or kernel crash (the page cache is not flushed).
+///   What is in the outbox survives both.
+///
+/// # Short-lived processes, shutdown and `fork`
+///
+/// * Call [`shutdown`](Meter::shutdown) before the process exits: it seals, sends, and stops the
+///   thread. Dropping the meter does the same but waits at most
+///   [`shutdown_timeout`](MeterBuilder::shutdown_timeout) for the sending; what is not sent
+///   stays in the outbox for the next run. `std::process::exit` runs no destructors: without
+///   `shutdown`, unsealed usage is then lost unless the journal is on.
+/// * A cron job that reports a few numbers needs no meter: [`Outbox::enqueue`] then
+///   [`Outbox::flush`].
+/// * After `fork`, the child has no background thread and shares the outbox's lock and journal
+///   file with the parent: do not use an inherited meter in the child. Start the meter after
+///   forking, in the process that reports.
+///
+/// `Meter` is `Send + Sync`: share it by reference or in an `Arc`.
+///
+/// ```
+/// use std::time::Duration;
+/// use suger_metering::fake::FakeSuger;
+/// use suger_metering::{Meter, MeteringUsageRecord, Outbox};
+///
+/// let fake = FakeSuger::start()?;
+/// # let dir = std::env::temp_dir().join(format!("meter-doc-{}", std::process::id()));
+/// let meter = Meter::builder(fake.client())
+///     .outbox(Outbox::open(&dir)?)
+///     .flush_interval(Duration::from_secs(60))
+///     .journal(true)
+///     .start()?;
+/// meter.add("entitlement-1", "api_calls", 1.0)?;
+/// meter.add("entitlement-1", "api_calls", 2.0)?;
+/// meter.add_billable("entitlement-1", MeteringUsageRecord::new("tokens", 512.0))?;
+/// meter.shutdown()?;
+/// let stats = meter.stats();
+/// assert_eq!((stats.recorded, stats.pending), (2, 0)); // one v1 group, one v2 group
+/// # drop(meter); std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Meter {
+    inner: Arc<Inner>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    shutdown_timeout: Duration,
+}
+
+/// Options of a [`Meter`], from [`Meter::builder`].
+pub struct MeterBuilder {
+    client: MeteringClient,
+    outbox: Option<Outbox>,
+    flush_interval: Duration,
+    journal: bool,
+    max_series: usize,
+    shutdown_timeout: Duration,
+    clock: Option<Clock>,
+}
+
+/// What a [`Meter`] has done so far, from [`Meter::stats`].
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct MeterStats {
+    /// Reports in the outbox still to send.
+    pub pending: usize,
+    /// Reports recorded by Suger (2xx) since the meter started.
+    pub recorded: u64,
+    /// Reports Suger had already recorded (409: a lost answer or a crash) since the start.
+    pub already_recorded: u64,
+    /// Reports moved to the dead letters (refused for good) since the start.
+    pub dead: u64,
+    /// Damaged outbox files and journal lines moved aside or skipped since the start.
+    pub damaged: u64,
+    /// Pending reports whose usage is older than AWS Marketplace accepts (6 hours), at the
+    /// last flush. Logged as warnings; they are still sent.
+    pub overdue: usize,
+    /// Pending reports whose usage is older than Azure Marketplace accepts (24 hours).
+    pub overdue_24h: usize,
+    /// Open series (and v2 records) held in memory.
+    pub series: usize,
+    /// The last error of a background seal or flush, if any.
+    pub last_error: Option<String>,
+}
+
+struct Inner {
+    client: MeteringClient,
+    outbox: Outbox,
+    journal: bool,
+    max_series: usize,
+    clock: Option<Clock>,
+    state: Mutex<State>,
+    /// Seals whose groups are not all in the outbox yet; its lock serializes seals.
+    backlog: Mutex<Vec<Sealed>>,
+    /// Set while the backlog cannot be enqueued: `add` is refused.
+    stalled: AtomicBool,
+    stats: Mutex<MeterStats>,
+    stop: Mutex<Stop>,
+    wake: Condvar,
+}
+
+struct State {
+    sums: Sums,
+    segment: Segment,
+    buf: Vec<u8>,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Stop {
+    requested: bool,
+    /// Send what is pending before the thread ends (Drop); `shutdown` sends it itself.
+    final_flush: bool,
+    done: bool,
+}
+
+/// A seal not yet fully in the outbox.
+struct Sealed {
+    groups: Vec<Group>,
+    /// How many of `groups` are in the outbox.
+    enqueued: usize,
+    segment: std::path::PathBuf,
+    segment_len: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MeterBuilder {
+    /// The outbox the meter seals into and sends from. Required.
+    pub fn outbox(mut self, outbox: Outbox) -> Self {
+        self.outbox = Some(outbox);
+        self
+    }
+
+    /// How often the background thread seals and sends. Defaults to 60 s.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Journals every `add` before it returns (see "Durability of `add`" on [`Meter`]).
+    /// Defaults to `false`.
+    pub fn journal(mut self, on: bool) -> Self {
+        self.journal = on;
+        self
+    }
+
+    /// The most series (v1 entitlement × dimension, plus v2 records) held before sealing
+    /// early. Defaults to 100,000.
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = max.max(1);
+        self
+    }
+
+    /// How long dropping the meter waits for the last flush. Defaults to 10 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Replaces the clock that decides an event's hour window (for tests). Defaults to
+    /// `SystemTime::now`.
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Recovers what a previous run left (seals its journal again under the same ids, replays
+    /// the open part) and starts the background thread.
+    ///
+    /// # Errors
+    /// [`OutboxError::Report`] with [`Error::InvalidRequest`] without an outbox or with a zero
+    /// flush interval; [`OutboxError::Io`]/[`OutboxError::Full`] when the recovered usage
+    /// cannot be stored.
+    pub fn start(self) -> Result<Meter, OutboxError> {
+        let outbox = self
+            .outbox
+            .ok_or_else(|| Error::invalid("outbox", "is required: .outbox(Outbox::open(dir)?)"))?;
+        if self.flush_interval.is_zero() {
+            return Err(Error::invalid("flush_interval", "must not be zero").into());
+        }
+        let (state, damaged) = recover(&outbox)?;
+        let inner = Arc::new(Inner {
+            client: self.client,
+            outbox,
+            journal: self.journal,
+            max_series: self.max_series,
+            clock: self.clock,
+            state: Mutex::new(state),
+            backlog: Mutex::new(Vec::new()),
+            stalled: AtomicBool::new(false),
+            stats: Mutex::new(MeterStats {
+                damaged,
+                ..MeterStats::default()
+            }),
+            stop: Mutex::new(Stop::default()),
+            wake: Condvar::new(),
+        });
+        let bg = Arc::clone(&inner);
+        let interval = self.flush_interval;
+        let thread = std::thread::Builder::new()
+            .name("suger-meter".into())
+            .spawn(move || bg.run(interval))
+            .map_err(|e| OutboxError::io("spawn thread", "suger-meter", e))?;
+        Ok(Meter {
+            inner,
+            thread: Mutex::new(Some(thread)),
+            shutdown_timeout: self.shutdown_timeout,
+        })
+    }
+}
+
+/// Seals closed journal segments (a crash during a seal) under their own sequence numbers,
+/// then replays the newest one into memory and appends to it. Returns the damaged lines too.
+fn recover(outbox: &Outbox) -> Result<(State, u64), OutboxError> {
+    let dir = journal::segment_dir(outbox);
+    crate::outbox::store::ensure_dir(&dir)?;
+    let seqs = journal::segments(&dir)?;
+    let mut damaged = 0;
+    let mut sums = Sums::default();
+    let segment = match seqs.split_last() {
+        None => Segment::create(&dir, 0)?,
+        Some((&newest, closed)) => {
+            for &seq in closed {
+                let mut sealed = Sums::default();
+                let (path, len, bad) = journal::replay_closed(&dir, seq, &mut sealed)?;
+                damaged += bad;
+                for (ent, params) in groups(&outbox.producer_id(), seq, sealed.take()) {
+                    outbox.enqueue(&ent, &params)?;
+                }
+                Segment::delete(&path, len, outbox)?;
+            }
+            let (segment, bad) = Segment::reopen(&dir, newest, &mut sums)?;
+            damaged += bad;
+            segment
+        }
+    };
+    let state = State {
+        sums,
+        segment,
+        buf: Vec::with_capacity(256),
+        closed: false,
+    };
+    Ok((state, damaged))
+}
+
+impl Meter {
+    /// Options for a meter reporting through `client`; [`MeterBuilder::outbox`] is required.
+    pub fn builder(client: MeteringClient) -> MeterBuilder {
+        MeterBuilder {
+            client,
+            outbox: None,
+            flush_interval: DEFAULT_FLUSH_INTERVAL,
+            journal: false,
+            max_series: DEFAULT_MAX_SERIES,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            clock: None,
+        }
+    }
+
+    /// Adds `quantity` to the v1 dimension `dimension` of `entitlement_id` in the current UTC
+    /// hour. Sums are sealed into reports every flush interval.
+    ///
+    /// For an existing series this locks, looks up two `&str` keys and adds: no allocation.
+    /// With the journal on, the event is also written to the journal (one `write`) before this
+    /// returns.
+    ///
+    /// ```
+    /// # use suger_metering::{fake::FakeSuger, Meter, Outbox};
+    /// # let fake = FakeSuger::start()?;
+    /// # let dir = std::env::temp_dir().join(format!("meter-doc-add-{}", std::process::id()));
+    /// # let meter = Meter::builder(fake.client()).outbox(Outbox::open(&dir)?).start()?;
+    /// meter.add("entitlement-1", "api_calls", 1.0)?;
+    /// # meter.shutdown()?; drop(meter); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`OutboxError::Report`] with [`Error::InvalidRequest`] for an empty entitlement or
+    /// dimension, or a quantity that is negative, NaN or infinite; [`OutboxError::Closed`]
+    /// after [`shutdown`](Meter::shutdown); [`OutboxError::Stalled`] while sealed usage cannot
+    /// be stored; [`OutboxError::Full`]/[`OutboxError::Io`] when the journal cannot be written.
+    /// In every error case the event was not counted.
+    pub fn add(
+        &self,
+        entitlement_id: &str,
+        dimension: &str,
+        quantity: f64,
+    ) -> Result<(), OutboxError> {
+        check_name("entitlement_id", entitlement_id)?;
+        check_name("dimension", dimension)?;
+        check_quantity(quantity)?;
+        let inner = &*self.inner;
+        let hour = inner.hour();
+        let event = (hour, entitlement_id, dimension, quantity.to_bits());
+        let mut st = inner.lock_open()?;
+        st.sums.enter(hour);
+        let State {
+            sums, segment, buf, ..
+        } = &mut *st;
+        if let Some(sum) = sums.existing(entitlement_id, dimension) {
+            if inner.journal {
+                segment.append(buf, &inner.outbox, &event)?;
+            }
+            *sum += quantity;
+            return Ok(());
+        }
+        if sums.series >= inner.max_series {
+            drop(st);
+            inner.seal()?;
+            st = inner.lock_open()?;
+            st.sums.enter(hour);
+        }
+        let State {
+            sums, segment, buf, ..
+        } = &mut *st;
+        if inner.journal {
+            segment.append(buf, &inner.outbox, &event)?;
+        }
+        sums.insert(entitlement_id, dimension, quantity);
+        Ok(())
+    }
+
+    /// Adds a v2 billable record for `entitlement_id` in the current UTC hour. Records are not
+    /// summed (Suger aggregates them by the billable metric's rules): each is sent as added, in
+    /// the entitlement's v2 group of that hour.
+    ///
+    /// ```
+    /// # use suger_metering::{fake::FakeSuger, Meter, MeteringUsageRecord, Outbox};
+    /// # let fake = FakeSuger::start()?;
+    /// # let dir = std::env::temp_dir().join(format!("meter-doc-bill-{}", std::process::id()));
+    /// # let meter = Meter::builder(fake.client()).outbox(Outbox::open(&dir)?).start()?;
+    /// meter.add_billable("entitlement-1", MeteringUsageRecord::new("tokens", 512.0).property("model", "large"))?;
+    /// # meter.shutdown()?; drop(meter); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`add`](Meter::add); the record's `key` must not be empty.
+    pub fn add_billable(
+        &self,
+        entitlement_id: &str,
+        record: MeteringUsageRecord,
+    ) -> Result<(), OutboxError> {
+        check_name("entitlement_id", entitlement_id)?;
+        check_name("key", &record.key)?;
+        check_quantity(record.quantity)?;
+        let inner = &*self.inner;
+        let hour = inner.hour();
+        let mut st = inner.lock_open()?;
+        if st.sums.series >= inner.max_series {
+            drop(st);
+            inner.seal()?;
+            st = inner.lock_open()?;
+        }
+        st.sums.enter(hour);
+        let State {
+            sums, segment, buf, ..
+        } = &mut *st;
+        if inner.journal {
+            segment.append(buf, &inner.outbox, &(hour, entitlement_id, &record))?;
+        }
+        sums.push(entitlement_id, record);
+        Ok(())
+    }
+
+    /// Seals what was added so far into the outbox, then sends what the outbox holds. Blocks
+    /// until done.
+    ///
+    /// # Errors
+    /// When sealing fails (the usage stays in memory and is sealed again later), or as
+    /// [`Outbox::flush`].
+    pub fn flush(&self) -> Result<FlushSummary, OutboxError> {
+        let sealed = self.inner.seal();
+        let sent = self.inner.send();
+        sealed?;
+        sent
+    }
+
+    /// Refuses new usage, seals what was added, stops the background thread (waiting for it)
+    /// and sends what the outbox holds. What cannot be sent now stays in the outbox for the next
+    /// run. Call it before the process exits.
+    ///
+    /// # Errors
+    /// As [`flush`](Meter::flush).
+    pub fn shutdown(&self) -> Result<FlushSummary, OutboxError> {
+        lock(&self.inner.state).closed = true;
+        let sealed = self.inner.seal();
+        self.stop_thread(false, None);
+        let sent = self.inner.send();
+        sealed?;
+        sent
+    }
+
+    /// Counters and the last error; `pending` is read from the outbox directory.
+    pub fn stats(&self) -> MeterStats {
+        let mut stats = lock(&self.inner.stats).clone();
+        if let Ok(n) = self.inner.outbox.pending() {
+            stats.pending = n;
+        }
+        stats.series = lock(&self.inner.state).sums.series;
+        stats
+    }
+
+    /// The outbox the meter reports through.
+    pub fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
+    }
+
+    /// Asks the thread to end and waits for it (at most `timeout` when given: the thread is
+    /// left to finish on its own after that).
+    fn stop_thread(&self, final_flush: bool, timeout: Option<Duration>) {
+        let Some(handle) = lock(&self.thread).take() else {
+            return;
+        };
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut stop = lock(&self.inner.stop);
+        stop.requested = true;
+        stop.final_flush = final_flush;
+        self.inner.wake.notify_all();
+        while !stop.done {
+            let wait = match deadline {
+                None => Duration::from_secs(3600),
+                Some(d) => d.saturating_duration_since(Instant::now()),
+            };
+            if wait.is_zero() {
+                break;
+            }
+            stop = self
+                .inner
+                .wake
+                .wait_timeout(stop, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let done = stop.done;
+        drop(stop);
+        if done {
+            let _ = handle.join();
+        } else {
+            log::warn!(target: "suger_metering", "meter: the last flush did not end within the shutdown timeout; what is unsent stays in the outbox");
+        }
+    }
+}
+
+impl Drop for Meter {
+    /// Like [`shutdown`](Meter::shutdown), but waits at most the
+    /// [`shutdown_timeout`](MeterBuilder::shutdown_timeout) for the sending.
+    fn drop(&mut self) {
+        if lock(&self.thread).is_none() {
+            return;
+        }
+        lock(&self.inner.state).closed = true;
+        if let Err(e) = self.inner.seal() {
+            log::error!(target: "suger_metering", "meter: could not seal usage on drop: {e}");
+        }
+        self.stop_thread(true, Some(self.shutdown_timeout));
+    }
+}
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meter")
+            .field("outbox", &self.inner.outbox.dir())
+            .field("journal", &self.inner.journal)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_name(field: &'static str, value: &str) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+fn check_quantity(q: f64) -> Result<(), Error> {
+    if !(q.is_finite() && q >= 0.0) {
+        return Err(Error::invalid(
+            "quantity",
+            format!("{q} is not a finite number >= 0 (the marketplaces refuse negative usage)"),
+        ));
+    }
+    Ok(())
+}
