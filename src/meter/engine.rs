@@ -54,11 +54,13 @@ impl Inner {
                 let closed = std::mem::replace(&mut st.segment, fresh);
                 (st.sums.take(), closed)
             };
+            // The closed segment's bytes no longer count against the cap: its groups take their
+            // place (so a cap filled by the journal cannot block the seal that empties it).
+            self.outbox.release(closed.len);
             backlog.push(Sealed {
                 groups: groups(&self.outbox.producer_id(), closed.seq, windows),
                 enqueued: 0,
                 segment: closed.path,
-                segment_len: closed.len,
             });
         }
         while let Some(first) = backlog.first_mut() {
@@ -77,7 +79,7 @@ impl Inner {
                 }
                 first.enqueued += 1;
             }
-            Segment::delete(&first.segment, first.segment_len, &self.outbox)?;
+            Segment::delete(&first.segment, 0, &self.outbox)?;
             backlog.remove(0);
         }
         self.stalled.store(false, Ordering::Relaxed);

@@ -165,8 +165,8 @@ struct Sealed {
     groups: Vec<Group>,
     /// How many of `groups` are in the outbox.
     enqueued: usize,
+    /// Its journal segment, deleted once every group is in the outbox.
     segment: std::path::PathBuf,
-    segment_len: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
