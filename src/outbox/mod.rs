@@ -127,7 +127,11 @@ impl OutboxBuilder {
     /// [`OutboxError::Io`] when it cannot be created or read.
     pub fn open(self) -> Result<Outbox, OutboxError> {
         let dir = self.dir;
+        let created = !dir.exists();
         store::ensure_dir(&dir)?;
+        if created && let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            store::sync_dir(parent)?;
+        }
         let lock = store::lock(&dir)?;
         let sub = |name: &str| -> Result<PathBuf, OutboxError> {
             let p = dir.join(name);
@@ -136,6 +140,7 @@ impl OutboxBuilder {
         };
         let (tmp, pending, dead, damaged) =
             (sub("tmp")?, sub("pending")?, sub("dead")?, sub("damaged")?);
+        sub("meter")?;
         let removed = store::clear(&tmp)?;
         if removed > 0 {
             log::info!(target: "suger_metering", "outbox: removed {removed} unfinished temporary file(s)");
@@ -192,6 +197,9 @@ impl Outbox {
     /// Validates like [`report_usage_record_group`](crate::MeteringClient::report_usage_record_group)
     /// (nothing is written when invalid) and gives the report a random UUID when `params.id` is
     /// `None`. Returns only once the report is on disk (fsynced file and directory).
+    ///
+    /// Give every report its own id: Suger answers 409 to an id it already recorded, and the
+    /// outbox takes that answer as "recorded" (it cannot tell a resend from a reused id).
     ///
     /// ```
     /// # use suger_metering::{CreateUsageRecordGroupParams, Outbox};
