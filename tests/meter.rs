@@ -349,6 +349,22 @@ fn stats_count_dead_letters_and_the_last_error() {
     assert_eq!(meter.stats().pending, 0);
 }
 
+/// Every journal file of the outbox in `dir`, with its content.
+fn journal_files(dir: &TempDir) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let seg_dir = dir.join("meter");
+    files(&seg_dir)
+        .into_iter()
+        .map(|n| (seg_dir.join(&n), std::fs::read(seg_dir.join(&n)).unwrap()))
+        .collect()
+}
+
+fn lines(files: &[(std::path::PathBuf, Vec<u8>)]) -> usize {
+    files
+        .iter()
+        .map(|(_, b)| b.iter().filter(|c| **c == b'\n').count())
+        .sum()
+}
+
 #[test]
 fn resealing_the_same_journal_gives_the_same_ids_and_suger_deduplicates() {
     let fake = FakeSuger::start().unwrap();
@@ -360,17 +376,17 @@ fn resealing_the_same_journal_gives_the_same_ids_and_suger_deduplicates() {
     meter
         .add_billable("ent-1", MeteringUsageRecord::new("tokens", 9.0))
         .unwrap();
-    // Keep the journal segment as it is before the seal.
-    let seg_dir = dir.join("meter");
-    let segment = files(&seg_dir).remove(0);
-    let saved = std::fs::read(seg_dir.join(&segment)).unwrap();
-    assert_eq!(saved.iter().filter(|b| **b == b'\n').count(), 11);
+    // The journal as it is before the seal: one line per event.
+    let saved = journal_files(&dir);
+    assert_eq!(lines(&saved), 11);
     meter.shutdown().unwrap();
     drop(meter);
     let first_ids = stored_ids(&fake);
     assert_eq!(first_ids.len(), 2);
-    // A crash after the groups were enqueued but before the segment was deleted.
-    std::fs::write(seg_dir.join(&segment), saved).unwrap();
+    // A crash after the groups were enqueued but before the journal was deleted.
+    for (path, bytes) in &saved {
+        std::fs::write(path, bytes).unwrap();
+    }
     let meter = builder(&fake, &dir).journal(true).start().unwrap();
     let s = meter.shutdown().unwrap();
     assert_eq!((s.recorded, s.already_recorded), (0, 2));
@@ -379,34 +395,61 @@ fn resealing_the_same_journal_gives_the_same_ids_and_suger_deduplicates() {
 }
 
 #[test]
-fn the_journal_replays_unsealed_usage_on_start() {
+fn the_journal_is_sealed_on_start_and_a_torn_last_line_is_ignored() {
     let fake = FakeSuger::start().unwrap();
     let dir = TempDir::new("replay");
     let meter = builder(&fake, &dir).journal(true).start().unwrap();
     meter.add("ent-1", "calls", 2.0).unwrap();
     meter.add("ent-1", "calls", 3.0).unwrap();
-    let segment = dir.join("meter").join(files(&dir.join("meter")).remove(0));
-    let journal = std::fs::read(&segment).unwrap();
+    let saved = journal_files(&dir);
     meter.shutdown().unwrap();
     drop(meter);
     assert_eq!(total(&fake, "calls"), 5.0);
-    // The same events, as a killed process would leave them in the newest (open) segment,
+    // The journal as a killed process leaves it (reported to another fake: all new there),
     // plus a torn last line from a write the kill interrupted: never acknowledged.
     let fake2 = FakeSuger::start().unwrap();
-    let newest = dir.join("meter").join(files(&dir.join("meter")).remove(0));
-    let mut torn = journal.clone();
-    torn.extend_from_slice(b"[49883,\"ent-1\",\"cal");
-    std::fs::write(&newest, torn).unwrap();
+    for (path, bytes) in &saved {
+        let mut bytes = bytes.clone();
+        if !bytes.is_empty() {
+            bytes.extend_from_slice(b"[49883,\"ent-1\",\"cal");
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
     let meter = Meter::builder(client(&fake2))
         .outbox(Outbox::open(dir.path()).unwrap())
         .journal(true)
         .start()
         .unwrap();
-    assert_eq!(meter.stats().series, 1);
+    assert_eq!(meter.outbox().pending().unwrap(), 1, "sealed on start");
+    assert_eq!(meter.stats().damaged, 0);
     meter.add("ent-1", "calls", 1.0).unwrap();
     meter.shutdown().unwrap();
     assert_eq!(total(&fake2, "calls"), 6.0);
-    assert_eq!(meter.stats().damaged, 0);
+}
+
+#[test]
+fn a_damaged_journal_line_is_skipped_and_counted() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("damaged-line");
+    let meter = builder(&fake, &dir).journal(true).start().unwrap();
+    meter.add("ent-1", "calls", 2.0).unwrap();
+    let saved = journal_files(&dir);
+    drop(meter);
+    for (path, bytes) in &saved {
+        if !bytes.is_empty() {
+            let mut b = b"not json\n[1,\"e\",\"d\",-1]\n".to_vec();
+            b.extend_from_slice(bytes);
+            std::fs::write(path, b).unwrap();
+        }
+    }
+    let fake2 = FakeSuger::start().unwrap();
+    let meter = Meter::builder(client(&fake2))
+        .outbox(Outbox::open(dir.path()).unwrap())
+        .start()
+        .unwrap();
+    assert_eq!(meter.stats().damaged, 1 + 1);
+    meter.shutdown().unwrap();
+    assert_eq!(total(&fake2, "calls"), 2.0);
 }
 
 #[test]
@@ -415,10 +458,9 @@ fn without_the_journal_nothing_is_written_per_add() {
     let dir = TempDir::new("nojournal");
     let meter = builder(&fake, &dir).start().unwrap();
     meter.add("ent-1", "calls", 2.0).unwrap();
-    let seg_dir = dir.join("meter");
-    let segs = files(&seg_dir);
-    assert_eq!(segs.len(), 1);
-    assert_eq!(std::fs::metadata(seg_dir.join(&segs[0])).unwrap().len(), 0);
+    let journal = journal_files(&dir);
+    assert!(!journal.is_empty());
+    assert_eq!(lines(&journal), 0);
     meter.shutdown().unwrap();
 }
 

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::journal::{self, Segment};
 use super::window::{groups, hour_of};
-use super::{Inner, MutexGuard, Sealed, State, lock};
+use super::{Inner, MutexGuard, Sealed, Shard, lock};
 use crate::error::Error;
+use crate::outbox::store;
 use crate::outbox::{FlushSummary, OutboxError};
 
 impl Inner {
@@ -19,48 +20,54 @@ impl Inner {
         }
     }
 
-    /// The state, unless the meter is closed or stalled.
+    /// A shard, unless the meter is closed or stalled.
     #[inline]
-    pub(super) fn lock_open(&self) -> Result<MutexGuard<'_, State>, OutboxError> {
+    pub(super) fn lock_open(&self, shard: usize) -> Result<MutexGuard<'_, Shard>, OutboxError> {
         if self.stalled.load(Ordering::Relaxed) {
             let why = lock(&self.stats).last_error.clone().unwrap_or_default();
             return Err(OutboxError::Stalled(why));
         }
-        let st = lock(&self.state);
-        if st.closed {
+        let sh = lock(&self.shards[shard].0);
+        // Checked under the shard's lock: a seal that follows `closed` sees every add that
+        // passed this check.
+        if self.closed.load(Ordering::SeqCst) {
             return Err(OutboxError::Closed);
         }
-        Ok(st)
+        Ok(sh)
     }
 
-    /// Seals the open sums: starts the next journal segment, turns the sums into groups with
-    /// ids derived from the closed segment's number, enqueues them, deletes that segment.
-    /// Usage that cannot be enqueued stays in the backlog (and its segment on disk) and is
+    /// Seals the open sums: starts the next journal segments, turns the sums into groups with
+    /// ids derived from the closed segments' number, enqueues them, deletes those segments.
+    /// Usage that cannot be enqueued stays in the backlog (and its segments on disk) and is
     /// enqueued by a later seal, under the same ids.
     pub(super) fn seal(&self) -> Result<(), OutboxError> {
         let mut backlog = lock(&self.backlog);
-        let (empty, next) = {
-            let st = lock(&self.state);
-            (
-                st.sums.series == 0 && st.segment.len == 0,
-                st.segment.seq + 1,
-            )
-        };
-        if !empty {
+        if self.series.load(Ordering::SeqCst) > 0 {
+            let seq = self.seq.load(Ordering::Relaxed);
             let dir = journal::segment_dir(&self.outbox);
-            let fresh = Segment::create(&dir, next).inspect_err(|e| self.stalled(e))?;
-            let (windows, closed) = {
-                let mut st = lock(&self.state);
-                let closed = std::mem::replace(&mut st.segment, fresh);
-                (st.sums.take(), closed)
-            };
-            // The closed segment's bytes no longer count against the cap: its groups take their
-            // place (so a cap filled by the journal cannot block the seal that empties it).
-            self.outbox.release(closed.len);
+            let fresh = (0..self.shards.len())
+                .map(|i| Segment::create(&dir, seq + 1, i))
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|fresh| store::sync_dir(&dir).map(|()| fresh))
+                .inspect_err(|e| self.stalled(e))?;
+            let mut windows = Vec::new();
+            let mut segments = Vec::new();
+            for (shard, fresh) in self.shards.iter().zip(fresh) {
+                let mut sh = lock(&shard.0);
+                let closed = std::mem::replace(&mut sh.segment, fresh);
+                self.series.fetch_sub(sh.sums.series, Ordering::SeqCst);
+                windows.extend(sh.sums.take());
+                drop(sh);
+                // The groups take the closed segment's place under the cap (so a cap filled
+                // by the journal cannot block the seal that empties it).
+                self.outbox.release(closed.len);
+                segments.push(closed.path);
+            }
+            self.seq.store(seq + 1, Ordering::Relaxed);
             backlog.push(Sealed {
-                groups: groups(&self.outbox.producer_id(), closed.seq, windows),
+                groups: groups(&self.outbox.producer_id(), seq, windows),
                 enqueued: 0,
-                segment: closed.path,
+                segments,
             });
         }
         while let Some(first) = backlog.first_mut() {
@@ -79,7 +86,9 @@ impl Inner {
                 }
                 first.enqueued += 1;
             }
-            Segment::delete(&first.segment, 0, &self.outbox)?;
+            for path in &first.segments {
+                journal::delete(path)?;
+            }
             backlog.remove(0);
         }
         self.stalled.store(false, Ordering::Relaxed);

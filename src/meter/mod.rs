@@ -4,7 +4,7 @@ mod engine;
 mod journal;
 mod window;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -135,7 +135,14 @@ struct Inner {
     journal: bool,
     max_series: usize,
     clock: Option<Clock>,
-    state: Mutex<State>,
+    /// Threads add to different shards (by thread), so they rarely wait for each other.
+    shards: Box<[Padded]>,
+    /// Series held in all shards.
+    series: AtomicUsize,
+    /// The current seal sequence number (the journal segments' number).
+    seq: AtomicU64,
+    /// Set by `shutdown`/Drop: `add` is refused.
+    closed: AtomicBool,
     /// Seals whose groups are not all in the outbox yet; its lock serializes seals.
     backlog: Mutex<Vec<Sealed>>,
     /// Set while the backlog cannot be enqueued: `add` is refused.
@@ -145,11 +152,26 @@ struct Inner {
     wake: Condvar,
 }
 
-struct State {
+/// Number of shards. Fixed, so that a journal written by one run is read the same by the next.
+const SHARDS: usize = 8;
+
+/// A shard on its own cache lines.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+/// What one shard holds: its sums and its journal segment.
+struct Shard {
     sums: Sums,
     segment: Segment,
     buf: Vec<u8>,
-    closed: bool,
+}
+
+/// The shard of the calling thread.
+#[inline]
+fn my_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS);
+    SHARD.with(|s| *s)
 }
 
 #[derive(Default)]
@@ -165,8 +187,8 @@ struct Sealed {
     groups: Vec<Group>,
     /// How many of `groups` are in the outbox.
     enqueued: usize,
-    /// Its journal segment, deleted once every group is in the outbox.
-    segment: std::path::PathBuf,
+    /// Its journal segments, deleted once every group is in the outbox.
+    segments: Vec<std::path::PathBuf>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -227,14 +249,17 @@ impl MeterBuilder {
         if self.flush_interval.is_zero() {
             return Err(Error::invalid("flush_interval", "must not be zero").into());
         }
-        let (state, damaged) = recover(&outbox)?;
+        let (shards, seq, damaged) = recover(&outbox)?;
         let inner = Arc::new(Inner {
             client: self.client,
             outbox,
             journal: self.journal,
             max_series: self.max_series,
             clock: self.clock,
-            state: Mutex::new(state),
+            shards,
+            series: AtomicUsize::new(0),
+            seq: AtomicU64::new(seq),
+            closed: AtomicBool::new(false),
             backlog: Mutex::new(Vec::new()),
             stalled: AtomicBool::new(false),
             stats: Mutex::new(MeterStats {
@@ -258,38 +283,42 @@ impl MeterBuilder {
     }
 }
 
-/// Seals closed journal segments (a crash during a seal) under their own sequence numbers,
-/// then replays the newest one into memory and appends to it. Returns the damaged lines too.
-fn recover(outbox: &Outbox) -> Result<(State, u64), OutboxError> {
+/// Seals every journal segment a previous run left, each under its own sequence number (the
+/// same events give the same ids as any seal of them that run made), then starts the next
+/// sequence. Returns the shards, their sequence number and the damaged journal lines.
+fn recover(outbox: &Outbox) -> Result<(Box<[Padded]>, u64, u64), OutboxError> {
     let dir = journal::segment_dir(outbox);
     crate::outbox::store::ensure_dir(&dir)?;
-    let seqs = journal::segments(&dir)?;
     let mut damaged = 0;
-    let mut sums = Sums::default();
-    let segment = match seqs.split_last() {
-        None => Segment::create(&dir, 0)?,
-        Some((&newest, closed)) => {
-            for &seq in closed {
-                let mut sealed = Sums::default();
-                let (path, len, bad) = journal::replay_closed(&dir, seq, &mut sealed)?;
-                damaged += bad;
-                for (ent, params) in groups(&outbox.producer_id(), seq, sealed.take()) {
-                    outbox.enqueue(&ent, &params)?;
-                }
-                Segment::delete(&path, len, outbox)?;
-            }
-            let (segment, bad) = Segment::reopen(&dir, newest, &mut sums)?;
+    let mut next = 0;
+    for (seq, files) in journal::segments(&dir)? {
+        let mut windows = Vec::new();
+        for path in &files {
+            let mut sums = Sums::default();
+            let (len, bad) = journal::replay(path, &mut sums)?;
+            outbox.release(len); // the groups take the journal's place under the cap
             damaged += bad;
-            segment
+            windows.extend(sums.take());
         }
-    };
-    let state = State {
-        sums,
-        segment,
-        buf: Vec::with_capacity(256),
-        closed: false,
-    };
-    Ok((state, damaged))
+        for (ent, params) in groups(&outbox.producer_id(), seq, windows) {
+            outbox.enqueue(&ent, &params)?;
+        }
+        for path in &files {
+            journal::delete(path)?;
+        }
+        next = seq + 1;
+    }
+    let shards = (0..SHARDS)
+        .map(|i| {
+            Ok(Padded(Mutex::new(Shard {
+                sums: Sums::default(),
+                segment: Segment::create(&dir, next, i)?,
+                buf: Vec::with_capacity(256),
+            })))
+        })
+        .collect::<Result<Box<[Padded]>, OutboxError>>()?;
+    crate::outbox::store::sync_dir(&dir)?;
+    Ok((shards, next, damaged))
 }
 
 impl Meter {
@@ -341,11 +370,12 @@ impl Meter {
         let inner = &*self.inner;
         let hour = inner.hour();
         let event = (hour, entitlement_id, dimension, quantity.to_bits());
-        let mut st = inner.lock_open()?;
-        st.sums.enter(hour);
-        let State {
+        let shard = my_shard();
+        let mut sh = inner.lock_open(shard)?;
+        sh.sums.enter(hour);
+        let Shard {
             sums, segment, buf, ..
-        } = &mut *st;
+        } = &mut *sh;
         if let Some(sum) = sums.existing(entitlement_id, dimension) {
             if inner.journal {
                 segment.append(buf, &inner.outbox, &event)?;
@@ -353,19 +383,20 @@ impl Meter {
             *sum += quantity;
             return Ok(());
         }
-        if sums.series >= inner.max_series {
-            drop(st);
+        if inner.series.load(Ordering::Relaxed) >= inner.max_series {
+            drop(sh);
             inner.seal()?;
-            st = inner.lock_open()?;
-            st.sums.enter(hour);
+            sh = inner.lock_open(shard)?;
+            sh.sums.enter(hour);
         }
-        let State {
+        let Shard {
             sums, segment, buf, ..
-        } = &mut *st;
+        } = &mut *sh;
         if inner.journal {
             segment.append(buf, &inner.outbox, &event)?;
         }
         sums.insert(entitlement_id, dimension, quantity);
+        inner.series.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -395,20 +426,20 @@ impl Meter {
         check_quantity(record.quantity)?;
         let inner = &*self.inner;
         let hour = inner.hour();
-        let mut st = inner.lock_open()?;
-        if st.sums.series >= inner.max_series {
-            drop(st);
+        let shard = my_shard();
+        if inner.series.load(Ordering::Relaxed) >= inner.max_series {
             inner.seal()?;
-            st = inner.lock_open()?;
         }
-        st.sums.enter(hour);
-        let State {
+        let mut sh = inner.lock_open(shard)?;
+        sh.sums.enter(hour);
+        let Shard {
             sums, segment, buf, ..
-        } = &mut *st;
+        } = &mut *sh;
         if inner.journal {
             segment.append(buf, &inner.outbox, &(hour, entitlement_id, &record))?;
         }
         sums.push(entitlement_id, record);
+        inner.series.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -432,7 +463,7 @@ impl Meter {
     /// # Errors
     /// As [`flush`](Meter::flush).
     pub fn shutdown(&self) -> Result<FlushSummary, OutboxError> {
-        lock(&self.inner.state).closed = true;
+        self.inner.closed.store(true, Ordering::SeqCst);
         let sealed = self.inner.seal();
         self.stop_thread(false, None);
         let sent = self.inner.send();
@@ -446,7 +477,7 @@ impl Meter {
         if let Ok(n) = self.inner.outbox.pending() {
             stats.pending = n;
         }
-        stats.series = lock(&self.inner.state).sums.series;
+        stats.series = self.inner.series.load(Ordering::Relaxed);
         stats
     }
 
@@ -498,7 +529,7 @@ impl Drop for Meter {
         if lock(&self.thread).is_none() {
             return;
         }
-        lock(&self.inner.state).closed = true;
+        self.inner.closed.store(true, Ordering::SeqCst);
         if let Err(e) = self.inner.seal() {
             log::error!(target: "suger_metering", "meter: could not seal usage on drop: {e}");
         }
