@@ -93,6 +93,17 @@
 //!   [`MeteringClient::report_usage_record_groups_in_batches`] reports any number of groups in
 //!   batches and tells per batch what happened.
 //!
+//! # Never lose usage: [`Outbox`] and [`Meter`]
+//!
+//! [`Outbox`] is a durable queue of single usage reports in a directory: `enqueue` returns
+//! once the report is fsynced, `flush` sends each with its id and removes it only once Suger
+//! answered 2xx or 409, so outages and crashes neither lose nor duplicate usage. [`Meter`]
+//! sums high-frequency usage per entitlement and dimension inside UTC hours and seals it into
+//! an outbox every flush interval, under deterministic ids (UUID v5) so that a re-seal after
+//! a crash is deduplicated; with its journal on, an acknowledged `add` survives `kill -9`.
+//! Both report problems with [`OutboxError`]. Cron jobs use the outbox alone; services use a
+//! meter and call [`Meter::shutdown`] before exiting.
+//!
 //! # Logging
 //!
 //! Through the [`log`](https://docs.rs/log) facade (target `suger_metering`): one `debug` event
@@ -114,7 +125,7 @@
 //!
 //! # Minimum Rust version
 //!
-//! 1.88 (required by `time` 0.3.55).
+//! 1.89: `std::fs::File::try_lock`, the [`Outbox`]'s lock (`time` 0.3.55 alone needs 1.88).
 
 #![warn(missing_docs)]
 
