@@ -64,6 +64,18 @@ fn median(mut xs: Vec<f64>) -> (f64, f64, f64) {
     (xs[xs.len() / 2], xs[0], xs[xs.len() - 1])
 }
 
+/// A meter that only seals when told, in a fresh directory.
+fn meter(fake: &FakeSuger, tag: &str, journal: bool) -> (PathBuf, Meter) {
+    let dir = fresh_dir(tag);
+    let meter = Meter::builder(fake.client())
+        .outbox(Outbox::open(&dir).unwrap())
+        .flush_interval(Duration::from_secs(3600))
+        .journal(journal)
+        .start()
+        .unwrap();
+    (dir, meter)
+}
+
 fn usage(id: String) -> CreateUsageRecordGroupParams {
     CreateUsageRecordGroupParams {
         id: Some(id),
@@ -75,13 +87,7 @@ fn usage(id: String) -> CreateUsageRecordGroupParams {
 /// ns per `add` and allocations per `add`, `threads` threads on one meter, each on its own
 /// existing series.
 fn bench_add(fake: &FakeSuger, threads: usize, journal: bool, n: u64, runs: u64) {
-    let dir = fresh_dir("add");
-    let meter = Meter::builder(fake.client())
-        .outbox(Outbox::open(&dir).unwrap())
-        .flush_interval(Duration::from_secs(3600))
-        .journal(journal)
-        .start()
-        .unwrap();
+    let (dir, meter) = meter(fake, "add", journal);
     let dims: Vec<String> = (0..threads).map(|t| format!("dimension-{t}")).collect();
     for d in &dims {
         meter.add("entitlement-0123456789", d, 1.0).unwrap(); // the series exists
@@ -122,13 +128,7 @@ fn bench_add(fake: &FakeSuger, threads: usize, journal: bool, n: u64, runs: u64)
 /// Heap allocations per `add` on an existing series, counted on the calling thread's run
 /// (no thread spawned while counting).
 fn count_allocations(fake: &FakeSuger, journal: bool, n: u64) {
-    let dir = fresh_dir("alloc");
-    let meter = Meter::builder(fake.client())
-        .outbox(Outbox::open(&dir).unwrap())
-        .flush_interval(Duration::from_secs(3600))
-        .journal(journal)
-        .start()
-        .unwrap();
+    let (dir, meter) = meter(fake, "alloc", journal);
     meter
         .add("entitlement-0123456789", "dimension", 1.0)
         .unwrap();

@@ -13,6 +13,15 @@ use suger_metering::{
 
 const REPORT: Operation = Operation::ReportUsageRecordGroup;
 
+/// Enqueues reports `r0`..`r{n-1}` for `ent-1`, one `calls` each.
+fn enqueue_n(outbox: &Outbox, n: usize) {
+    for i in 0..n {
+        outbox
+            .enqueue("ent-1", &usage(Some(&format!("r{i}")), "calls", 1.0))
+            .unwrap();
+    }
+}
+
 fn fixture(tag: &str) -> (FakeSuger, TempDir, Outbox) {
     let fake = FakeSuger::start().unwrap();
     let dir = TempDir::new(tag);
@@ -253,11 +262,7 @@ fn a_timeout_keeps_the_entry_for_the_next_flush() {
 #[test]
 fn three_5xx_in_a_row_stop_the_flush_and_keep_everything() {
     let (fake, _dir, outbox) = fixture("503");
-    for i in 0..5 {
-        outbox
-            .enqueue("ent-1", &usage(Some(&format!("r{i}")), "calls", 1.0))
-            .unwrap();
-    }
+    enqueue_n(&outbox, 5);
     fake.inject(Fault::status(503).times(3).only(REPORT));
     let s = outbox.flush(&client_no_retry(&fake)).unwrap();
     assert_eq!((s.recorded, s.pending, s.dead), (0, 5, 0));
@@ -275,11 +280,7 @@ fn three_5xx_in_a_row_stop_the_flush_and_keep_everything() {
 #[test]
 fn one_failing_entry_does_not_block_the_others() {
     let (fake, _dir, outbox) = fixture("500-one");
-    for i in 0..3 {
-        outbox
-            .enqueue("ent-1", &usage(Some(&format!("r{i}")), "calls", 1.0))
-            .unwrap();
-    }
+    enqueue_n(&outbox, 3);
     fake.inject(Fault::status(500).only(REPORT));
     let s = outbox.flush(&client_no_retry(&fake)).unwrap();
     assert_eq!((s.recorded, s.pending), (2, 1));
@@ -290,11 +291,7 @@ fn one_failing_entry_does_not_block_the_others() {
 #[test]
 fn a_429_stops_the_flush_at_once() {
     let (fake, _dir, outbox) = fixture("429");
-    for i in 0..4 {
-        outbox
-            .enqueue("ent-1", &usage(Some(&format!("r{i}")), "calls", 1.0))
-            .unwrap();
-    }
+    enqueue_n(&outbox, 4);
     fake.inject(Fault::status(429).retry_after("1").only(REPORT));
     let s = outbox.flush(&client_no_retry(&fake)).unwrap();
     assert_eq!((s.recorded, s.pending), (0, 4));
@@ -308,11 +305,7 @@ fn a_429_stops_the_flush_at_once() {
 #[test]
 fn a_400_becomes_a_dead_letter_with_the_message_and_the_rest_goes_on() {
     let (fake, dir, outbox) = fixture("400");
-    for i in 0..3 {
-        outbox
-            .enqueue("ent-1", &usage(Some(&format!("r{i}")), "calls", 1.0))
-            .unwrap();
-    }
+    enqueue_n(&outbox, 3);
     fake.inject(
         Fault::status(400)
             .body("\"unknown dimension calls\"")
@@ -347,11 +340,7 @@ fn a_400_becomes_a_dead_letter_with_the_message_and_the_rest_goes_on() {
 #[test]
 fn a_401_stops_the_flush_and_keeps_everything() {
     let (fake, _dir, outbox) = fixture("401");
-    for i in 0..3 {
-        outbox
-            .enqueue("ent-1", &usage(Some(&format!("r{i}")), "calls", 1.0))
-            .unwrap();
-    }
+    enqueue_n(&outbox, 3);
     fake.inject(Fault::status(401).only(REPORT));
     let err = outbox.flush(&client(&fake)).unwrap_err();
     assert_eq!(err.status(), Some(401), "{err}");
