@@ -19,9 +19,9 @@ use suger_metering::{
 const MODE: &str = "SUGER_CRASH_CHILD";
 const ROUNDS: usize = 24;
 const ENQ_ENT: &str = "ent-enqueue";
-/// The meter's entitlements (`m0`..`m7`): each seal enqueues up to 8 groups, one fsync each,
+/// The meter's entitlements (`m0`..`m31`): each seal enqueues up to 32 groups, one fsync each,
 /// so that kills often land between the first enqueue of a seal and its journal's deletion.
-const METER_ENTS: u64 = 8;
+const METER_ENTS: u64 = 32;
 
 /// The child's side. Does nothing unless started by a parent test (env `SUGER_CRASH_CHILD`).
 #[test]
