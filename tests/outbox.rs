@@ -479,3 +479,27 @@ fn outbox_and_meter_are_send_and_sync() {
     assert_send_sync::<Outbox>();
     assert_send_sync::<suger_metering::Meter>();
 }
+
+#[test]
+fn the_producer_id_is_made_once_and_a_damaged_one_is_an_error() {
+    let dir = TempDir::new("producer");
+    drop(Outbox::open(dir.path()).unwrap());
+    let id = std::fs::read_to_string(dir.join("producer-id")).unwrap();
+    assert_eq!(
+        uuid::Uuid::parse_str(id.trim()).unwrap().get_version_num(),
+        4
+    );
+    drop(Outbox::open(dir.path()).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("producer-id")).unwrap(),
+        id
+    );
+    // Never replaced silently: a new producer id would change the meter's ids.
+    std::fs::write(dir.join("producer-id"), "not a uuid").unwrap();
+    match Outbox::open(dir.path()) {
+        Err(OutboxError::Io { source, .. }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::InvalidData)
+        }
+        other => panic!("{other:?}"),
+    }
+}

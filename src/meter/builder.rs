@@ -120,15 +120,21 @@ fn recover(outbox: &Outbox) -> Result<(Box<[Padded]>, u64, u64), OutboxError> {
     let mut next = 0;
     for (seq, files) in journal::segments(&dir)? {
         let mut windows = Vec::new();
+        let mut journal_len = 0;
         for path in &files {
             let mut sums = Sums::default();
             let (len, bad) = journal::replay(path, &mut sums)?;
-            outbox.release(len); // the groups take the journal's place under the cap
+            journal_len += len;
             damaged += bad;
             windows.extend(sums.take());
         }
+        // The groups take the journal's place under the cap (so a cap filled by the journal
+        // cannot block the seal that empties it); if they cannot be stored, it counts again.
+        outbox.release(journal_len);
         for (ent, params) in groups(&outbox.producer_id(), seq, windows) {
-            outbox.enqueue(&ent, &params)?;
+            outbox
+                .enqueue(&ent, &params)
+                .inspect_err(|_| outbox.charge(journal_len))?;
         }
         for path in &files {
             journal::delete(path)?;

@@ -193,10 +193,7 @@ impl Outbox {
             &reason_path,
             format!("{reason}\n").as_bytes(),
         )?;
-        self.used.fetch_add(
-            reason.len() as u64 + 1,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        self.charge(reason.len() as u64 + 1);
         let dest = to.join(name);
         fs::rename(self.pending.join(name), &dest)
             .map_err(|e| OutboxError::io("rename", &dest, e))?;

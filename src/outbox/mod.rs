@@ -242,14 +242,22 @@ impl Outbox {
         };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| Error::invalid("records", format!("cannot be serialized to JSON: {e}")))?;
-        let name = format!(
-            "{:020}-{:08}-{}.json",
-            now.unix_timestamp_nanos(),
-            self.seq.fetch_add(1, Ordering::Relaxed),
-            file_safe(&id)
-        );
+        // Sortable by enqueue time; unique within this process (the lock excludes others),
+        // and never an existing name, even if the clock went back (a rename would replace it).
+        let dest = loop {
+            let name = format!(
+                "{:020}-{:08}-{}.json",
+                now.unix_timestamp_nanos(),
+                self.seq.fetch_add(1, Ordering::Relaxed),
+                file_safe(&id)
+            );
+            let dest = self.pending.join(name);
+            if !dest.exists() {
+                break dest;
+            }
+        };
         self.reserve(bytes.len() as u64)?;
-        if let Err(e) = store::write_durable(&self.tmp, &self.pending.join(name), &bytes) {
+        if let Err(e) = store::write_durable(&self.tmp, &dest, &bytes) {
             self.release(bytes.len() as u64);
             return Err(e);
         }
@@ -302,6 +310,11 @@ impl Outbox {
                 used,
                 needed: n,
             })
+    }
+
+    /// Counts `n` bytes that are on disk already, whatever the cap.
+    pub(crate) fn charge(&self, n: u64) {
+        self.used.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Gives back `n` bytes (a file was removed).
