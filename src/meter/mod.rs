@@ -362,10 +362,13 @@ impl Meter {
         stop.requested = true;
         stop.final_flush = final_flush;
         self.inner.wake.notify_all();
-        while !stop.done {
+        // `done` is set by the thread as it ends; `is_finished` also covers a thread that died.
+        while !stop.done && !handle.is_finished() {
             let wait = match deadline {
-                None => Duration::from_secs(3600),
-                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_millis(100),
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(100)),
             };
             if wait.is_zero() {
                 break;
@@ -377,7 +380,7 @@ impl Meter {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        let done = stop.done;
+        let done = stop.done || handle.is_finished();
         drop(stop);
         if done {
             let _ = handle.join();
