@@ -213,6 +213,20 @@ fn a_lost_answer_retried_by_the_client_counts_as_already_recorded() {
 }
 
 #[test]
+fn a_truncated_answer_keeps_the_entry_and_the_resend_is_already_recorded() {
+    let (fake, _dir, outbox) = fixture("truncated");
+    outbox
+        .enqueue("ent-1", &usage(Some("cut"), "calls", 3.0))
+        .unwrap();
+    fake.inject(Fault::truncate_body().only(REPORT));
+    let first = outbox.flush(&client_no_retry(&fake)).unwrap();
+    assert_eq!((first.recorded, first.pending), (0, 1));
+    let second = outbox.flush(&client_no_retry(&fake)).unwrap();
+    assert_eq!((second.already_recorded, second.pending), (1, 0));
+    assert_eq!(stored_ids(&fake), ["cut"]);
+}
+
+#[test]
 fn a_crash_between_recorded_and_removal_is_settled_by_a_409() {
     let dir = TempDir::new("crash-remove");
     let fake = FakeSuger::start().unwrap();

@@ -182,3 +182,67 @@ pub(crate) fn hour_of(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() / 3600)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v1(hour: u64, ent: &str, dim: &str, quantity: f64) -> Event {
+        Event::V1 {
+            hour,
+            entitlement: ent.into(),
+            dimension: dim.into(),
+            quantity,
+        }
+    }
+
+    #[test]
+    fn groups_are_per_hour_and_entitlement_with_stable_ids_and_no_zeros() {
+        let producer = uuid::Uuid::from_u128(7);
+        let make = || {
+            let mut sums = Sums::default();
+            for e in [
+                v1(10, "a", "x", 1.0),
+                v1(10, "a", "zero", 0.0),
+                v1(11, "a", "x", 2.0),
+                v1(10, "a", "x", 0.5), // the clock went back: merged into hour 10
+                v1(11, "b", "y", 3.0),
+            ] {
+                sums.apply(e);
+            }
+            assert_eq!(sums.series, 5);
+            groups(&producer, 3, sums.take())
+        };
+        let g = make();
+        let summary: Vec<(u64, &str, Vec<(&str, f64)>)> = g
+            .iter()
+            .map(|(ent, p)| {
+                let hour = p.timestamp.unwrap().unix_timestamp() as u64 / 3600;
+                let recs = p.records.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                (hour, ent.as_str(), recs)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (10, "a", vec![("x", 1.5)]),
+                (11, "a", vec![("x", 2.0)]),
+                (11, "b", vec![("y", 3.0)]),
+            ]
+        );
+        let expected = uuid::Uuid::new_v5(&producer, b"3/10/a/v1").to_string();
+        assert_eq!(g[0].1.id.as_deref(), Some(expected.as_str()));
+        let again: Vec<_> = make().into_iter().map(|(_, p)| p.id).collect();
+        assert_eq!(
+            again,
+            g.iter().map(|(_, p)| p.id.clone()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn an_all_zero_window_makes_no_group() {
+        let mut sums = Sums::default();
+        sums.apply(v1(10, "a", "x", 0.0));
+        assert!(groups(&uuid::Uuid::nil(), 0, sums.take()).is_empty());
+    }
+}
