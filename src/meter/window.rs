@@ -214,7 +214,8 @@ mod tests {
             groups(&producer, 3, sums.take())
         };
         let g = make();
-        let summary: Vec<(u64, &str, Vec<(&str, f64)>)> = g
+        type Row<'a> = (u64, &'a str, Vec<(&'a str, f64)>);
+        let summary: Vec<Row> = g
             .iter()
             .map(|(ent, p)| {
                 let hour = p.timestamp.unwrap().unix_timestamp() as u64 / 3600;
