@@ -48,7 +48,8 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 ///   loses at most what was added since the last seal (at most one `flush_interval`).
 /// * With [`journal(true)`](MeterBuilder::journal), `add` returns only after the event is
 ///   written to an append-only journal in the outbox directory (one `write`, no fsync), and
-///   the meter replays the journal on start. That survives a killed process (`kill -9`, a
+///   the next start seals what the journal holds (under the same ids as a seal of it that was
+///   under way when the process died). That survives a killed process (`kill -9`, a
 ///   panic, an OOM kill) at any instant, losing nothing acknowledged and billing nothing twice;
 ///   it does **not** survive a power cut or kernel crash (the page cache is not flushed).
 ///   What is in the outbox survives both.
@@ -116,7 +117,8 @@ pub struct MeterStats {
     pub overdue_24h: usize,
     /// Open series (and v2 records) held in memory.
     pub series: usize,
-    /// The last error of a background seal or flush, if any.
+    /// The last error of a seal or flush since the start, if any (a later success does not
+    /// clear it).
     pub last_error: Option<String>,
 }
 
@@ -203,7 +205,9 @@ impl Meter {
     /// Adds `quantity` to the v1 dimension `dimension` of `entitlement_id` in the current UTC
     /// hour. Sums are sealed into reports every flush interval.
     ///
-    /// For an existing series this locks, looks up two `&str` keys and adds: no allocation.
+    /// For an existing series this reads the clock, locks the calling thread's shard (threads
+    /// are spread over 8 shards, so they rarely wait for each other), looks up two `&str` keys
+    /// and adds: no allocation.
     /// With the journal on, the event is also written to the journal (one `write`) before this
     /// returns.
     ///
