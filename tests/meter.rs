@@ -489,3 +489,30 @@ fn a_full_outbox_makes_add_fail_and_every_acknowledged_add_is_billed() {
     meter.shutdown().unwrap();
     assert_eq!(total(&fake, "calls"), f64::from(acked + 1));
 }
+
+#[test]
+fn restarts_never_reuse_an_id_for_new_usage_of_the_same_hour() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("restarts");
+    for run in 1..=3 {
+        for journal in [false, true] {
+            let (_now, clk) = clock(T10 + 60);
+            let meter = builder(&fake, &dir)
+                .journal(journal)
+                .clock(clk)
+                .start()
+                .unwrap();
+            meter.add("ent-1", "calls", 1.0).unwrap();
+            let s = meter.shutdown().unwrap();
+            // A reused id would be answered 409 and this usage taken as already recorded.
+            assert_eq!((s.recorded, s.already_recorded), (1, 0), "run {run}");
+        }
+    }
+    assert_eq!(total(&fake, "calls"), 6.0);
+    // The newest sequence number stays on disk between runs.
+    let names = files(&dir.join("meter"));
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.starts_with("segment-")),
+        "{names:?}"
+    );
+}

@@ -116,9 +116,22 @@ impl MeterBuilder {
 fn recover(outbox: &Outbox) -> Result<(Box<[Padded]>, u64, u64), OutboxError> {
     let dir = journal::segment_dir(outbox);
     crate::outbox::store::ensure_dir(&dir)?;
+    let left = journal::segments(&dir)?;
+    // The next sequence's files exist before any old one is deleted: the newest sequence
+    // number is never lost, so no id is ever derived twice from one number.
+    let next = left.keys().next_back().map_or(0, |last| last + 1);
+    let shards = (0..SHARDS)
+        .map(|i| {
+            Ok(Padded(Mutex::new(Shard {
+                sums: Sums::default(),
+                segment: Segment::create(&dir, next, i)?,
+                buf: Vec::with_capacity(256),
+            })))
+        })
+        .collect::<Result<Box<[Padded]>, OutboxError>>()?;
+    crate::outbox::store::sync_dir(&dir)?;
     let mut damaged = 0;
-    let mut next = 0;
-    for (seq, files) in journal::segments(&dir)? {
+    for (seq, files) in left {
         let mut windows = Vec::new();
         let mut journal_len = 0;
         for path in &files {
@@ -139,17 +152,6 @@ fn recover(outbox: &Outbox) -> Result<(Box<[Padded]>, u64, u64), OutboxError> {
         for path in &files {
             journal::delete(path)?;
         }
-        next = seq + 1;
     }
-    let shards = (0..SHARDS)
-        .map(|i| {
-            Ok(Padded(Mutex::new(Shard {
-                sums: Sums::default(),
-                segment: Segment::create(&dir, next, i)?,
-                buf: Vec::with_capacity(256),
-            })))
-        })
-        .collect::<Result<Box<[Padded]>, OutboxError>>()?;
-    crate::outbox::store::sync_dir(&dir)?;
     Ok((shards, next, damaged))
 }
