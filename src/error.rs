@@ -277,6 +277,19 @@ impl Error {
     }
 }
 
+/// An error and its causes on one line (`error: cause: cause`), for the places that keep an
+/// error as text: the outbox's dead letters and last error, the meter's stats.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// At most this many bytes of a body are kept in an error.
 const EXCERPT_BYTES: usize = 300;
 

@@ -13,6 +13,8 @@ mod error;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod ids;
+mod meter;
+mod outbox;
 mod pages;
 mod query;
 mod retry;
@@ -30,6 +32,8 @@ pub use common::*;
 pub use config_info::*;
 pub use error::{Error, Result};
 pub use ids::{MAX_USAGE_RECORD_GROUP_ID_LEN, usage_record_group_id};
+pub use meter::{Meter, MeterBuilder, MeterStats};
+pub use outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError};
 pub use retry::{DEFAULT_DEADLINE, RetryPolicy};
 pub use transport_error::{TransportError, TransportErrorKind};
 pub use usage_record_group::*;

@@ -134,7 +134,7 @@ pub(super) fn check_batch(groups: &[NewUsageRecordGroup]) -> Result<()> {
 }
 
 /// Fills an empty body field from the path, or refuses a body that names something else.
-pub(super) fn fill_or_match(field: &mut String, name: &'static str, expected: &str) -> Result<()> {
+pub(crate) fn fill_or_match(field: &mut String, name: &'static str, expected: &str) -> Result<()> {
     if field.is_empty() {
         expected.clone_into(field);
     } else if field != expected {

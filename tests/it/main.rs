@@ -10,6 +10,7 @@ mod billable_metric;
 mod cli;
 mod config_info;
 mod decoding;
+mod durable;
 mod errors;
 mod fake_http;
 mod fake_server;
