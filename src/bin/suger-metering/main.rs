@@ -12,6 +12,7 @@ mod ids;
 mod input;
 mod lists;
 mod metrics;
+mod outbox_cmd;
 mod output;
 mod report;
 
@@ -22,7 +23,7 @@ use std::time::Duration;
 use clap::Parser;
 use suger_metering::{MeteringClient, RetryPolicy};
 
-use crate::cli::{Cli, Command, Global, OutboxCommand};
+use crate::cli::{Cli, Command, Global};
 use crate::exit::Failure;
 use crate::output::Printer;
 
@@ -38,22 +39,12 @@ fn main() -> ExitCode {
         Command::Reports(cmd) => lists::reports(&cli.global, &printer, cmd),
         Command::Metrics(cmd) => metrics::metrics(&cli.global, &printer, cmd),
         Command::Config(cmd) => metrics::config(&cli.global, &printer, cmd),
-        Command::Outbox(cmd) => outbox_not_merged(&cmd),
+        Command::Outbox(cmd) => outbox_cmd::outbox(&cli.global, &printer, &cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.print_and_exit_code(),
     }
-}
-
-/// The outbox commands need `suger_metering::Outbox`, which is not in this build yet.
-/// `outbox_cmd.rs` holds their implementation, wired in once the outbox lands.
-fn outbox_not_merged(cmd: &OutboxCommand) -> Result<(), Failure> {
-    let _ = cmd;
-    Err(Failure::other(
-        "outbox support not yet merged in this build of suger-metering",
-        "report directly with `suger-metering report --file FILE` (ids derived from the content make re-runs safe)",
-    ))
 }
 
 /// Builds the client: key from `--api-key-file` or `SUGER_API_KEY`, org id and base URL from

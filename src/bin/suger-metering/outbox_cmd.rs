@@ -1,17 +1,9 @@
 //! `outbox status|flush` and `report --file --outbox DIR`.
-//!
-//! NOT COMPILED YET: written against `suger_metering::Outbox`, which lands on another branch
-//! (`Outbox::open(dir) -> Result<Outbox>`, `enqueue(entitlement_id, &params) -> Result<String>`,
-//! `flush(&client) -> Result<Summary>` with `recorded`, `already_recorded`, `pending`, `dead`,
-//! `pending() -> Result<usize>`). To wire it: add `mod outbox_cmd;` to main.rs, route
-//! `Command::Outbox(cmd)` to `outbox_cmd::outbox(&cli.global, &printer, &cmd)` instead of
-//! `outbox_not_merged`, and in `report::report` replace the `--outbox` refusal with
-//! `return outbox_cmd::enqueue_and_flush(&client, &printer, dir, &groups);`.
 
 use std::path::Path;
 
 use serde::Serialize;
-use suger_metering::{MeteringClient, Outbox};
+use suger_metering::{MeteringClient, Outbox, OutboxError};
 
 use crate::cli::{Global, OutboxCommand};
 use crate::exit::{self, Failure, Op};
@@ -31,27 +23,56 @@ struct OutboxSummary {
 impl Row for OutboxSummary {
     const HEADERS: &'static [&'static str] = &["RECORDED", "ALREADY_RECORDED", "PENDING", "DEAD"];
     fn cells(&self) -> Vec<String> {
-        [self.recorded, self.already_recorded, self.pending, self.dead]
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        [
+            self.recorded,
+            self.already_recorded,
+            self.pending,
+            self.dead,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect()
     }
 }
 
 fn open(dir: &Path) -> Result<Outbox, Failure> {
-    Outbox::open(dir).map_err(|e| {
-        exit::classify(&e, Op::Other).context(format!("outbox {}", dir.display()))
-    })
+    Outbox::open(dir)
+        .map_err(|e| failure(&e, Op::Other).context(format!("outbox {}", dir.display())))
+}
+
+/// An outbox error as an exit code: a report error as any other; the lock, a full outbox and
+/// the disk as exit 1 (nothing was stored, nothing sent).
+fn failure(e: &OutboxError, op: Op) -> Failure {
+    match e {
+        OutboxError::Report(e) => exit::classify(e, op),
+        OutboxError::Locked { .. } => Failure::other(
+            e.to_string(),
+            "another process holds the outbox: let it finish (a killed holder's lock is released)",
+        ),
+        _ => Failure::other(
+            e.to_string(),
+            "check the outbox directory and free disk space",
+        ),
+    }
 }
 
 /// `outbox status --dir DIR` / `outbox flush --dir DIR`.
-pub(crate) fn outbox(global: &Global, printer: &Printer, cmd: &OutboxCommand) -> Result<(), Failure> {
+pub(crate) fn outbox(
+    global: &Global,
+    printer: &Printer,
+    cmd: &OutboxCommand,
+) -> Result<(), Failure> {
     match cmd {
         OutboxCommand::Status { dir } => {
-            let pending = open(dir)?
-                .pending()
-                .map_err(|e| exit::classify(&e, Op::Other))?;
-            let s = OutboxSummary { recorded: 0, already_recorded: 0, pending, dead: 0 };
+            let outbox = open(dir)?;
+            let pending = outbox.pending().map_err(|e| failure(&e, Op::Other))?;
+            let dead = outbox.dead_letters().map_err(|e| failure(&e, Op::Other))?;
+            let s = OutboxSummary {
+                recorded: 0,
+                already_recorded: 0,
+                pending,
+                dead,
+            };
             printer.one(&s, std::slice::from_ref(&s));
             Ok(())
         }
@@ -63,9 +84,7 @@ pub(crate) fn outbox(global: &Global, printer: &Printer, cmd: &OutboxCommand) ->
 }
 
 fn flush(client: &MeteringClient, printer: &Printer, outbox: &Outbox) -> Result<(), Failure> {
-    let summary = outbox
-        .flush(client)
-        .map_err(|e| exit::classify(&e, Op::Report))?;
+    let summary = outbox.flush(client).map_err(|e| failure(&e, Op::Report))?;
     let s = OutboxSummary {
         recorded: summary.recorded,
         already_recorded: summary.already_recorded,
@@ -101,7 +120,7 @@ pub(crate) fn enqueue_and_flush(
     for g in groups {
         outbox
             .enqueue(&g.params.entitlement_id, &g.params)
-            .map_err(|e| exit::classify(&e, Op::Other).context(format!("line {}", g.line)))?;
+            .map_err(|e| failure(&e, Op::Other).context(format!("line {}", g.line)))?;
     }
     flush(client, printer, &outbox)
 }

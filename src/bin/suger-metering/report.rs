@@ -12,11 +12,8 @@ pub(crate) fn report(global: &Global, printer: &Printer, args: &ReportArgs) -> R
     if let Some(path) = &args.file {
         let client = crate::connect(global)?;
         let groups = input::read_groups(path, args.format, client.org_id())?;
-        if args.outbox.is_some() {
-            return Err(Failure::other(
-                "--outbox: outbox support not yet merged in this build of suger-metering",
-                "run without --outbox: the file's ids are derived from its content, so a re-run is safe",
-            ));
+        if let Some(dir) = &args.outbox {
+            return crate::outbox_cmd::enqueue_and_flush(&client, printer, dir, &groups);
         }
         return report_groups(&client, printer, &groups);
     }

@@ -6,6 +6,7 @@
 mod commands;
 mod fake_command;
 mod files;
+mod outbox;
 mod resources;
 
 use std::io::Write;
