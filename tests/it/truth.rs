@@ -157,6 +157,20 @@ fn answering_server() -> (u16, Seen) {
     })
 }
 
+/// A plain HTTP server that answers every request 200 with `body`.
+fn answering_with(body: String) -> (u16, Seen) {
+    spawn_server(move |mut tcp, seen| {
+        if read_request(&mut tcp).is_some() {
+            seen.requests.fetch_add(1, Ordering::SeqCst);
+            let _ = write!(
+                tcp,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    })
+}
+
 /// A port nobody listens on.
 fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -420,16 +434,7 @@ fn a_loopback_base_url_never_goes_through_a_proxy() {
 fn an_answer_over_the_size_limit_is_an_error_not_an_abort() {
     // 2 MiB of `{},`: decoded, each `{}` would become a whole model.
     let body = format!("[{}{{}}]", "{},".repeat(700_000));
-    let (port, seen) = spawn_server(move |mut tcp, seen| {
-        if read_request(&mut tcp).is_some() {
-            seen.requests.fetch_add(1, Ordering::SeqCst);
-            let _ = write!(
-                tcp,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
+    let (port, seen) = answering_with(body);
     let (b, _) = builder(&format!("http://127.0.0.1:{port}"));
     let client = b
         .max_response_bytes(1024 * 1024)
@@ -597,16 +602,7 @@ mod spool {
 #[test]
 fn a_page_longer_than_the_api_allows_is_a_decode_error_not_an_abort() {
     let body = format!(r#"{{"usageRecordGroups":[{}{{}}]}}"#, "{},".repeat(1000));
-    let (port, _) = spawn_server(move |mut tcp, seen| {
-        if read_request(&mut tcp).is_some() {
-            seen.requests.fetch_add(1, Ordering::SeqCst);
-            let _ = write!(
-                tcp,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
+    let (port, _) = answering_with(body);
     let (b, _) = builder(&format!("http://127.0.0.1:{port}"));
     let client = b.retry(RetryPolicy::disabled()).build().unwrap();
     let e = client
