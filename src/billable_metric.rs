@@ -337,8 +337,8 @@ impl MeteringClient {
             .map(|s| ("status", s.as_str().to_owned()))
             .into_iter()
             .collect();
-        let metrics: Option<Vec<_>> = self.call(Request::get(&["billableMetric"]).query(query))?;
-        Ok(metrics.unwrap_or_default())
+        self.fetch(&Request::get(&["billableMetric"]).query(query).list())?
+            .decode_list(crate::bounded::MAX_METRICS)
     }
 
     /// Updates the name, description and/or status of a billable metric.

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::usage_record_group::NewUsageRecordGroup;
+use crate::transport_error::{TransportError, TransportErrorKind};
+use crate::usage_record_group::models::NewUsageRecordGroup;
 
 /// Everything that can go wrong when calling the Suger Metering API.
 ///
@@ -13,11 +14,11 @@ use crate::usage_record_group::NewUsageRecordGroup;
 /// | [`Error::Config`] | no | the client could not be built |
 /// | [`Error::InvalidRequest`] | **no** | the arguments break a rule of the API; nothing was sent |
 /// | [`Error::Api`] | yes, and answered | Suger (or a proxy in front of it) answered with a non-2xx status |
-/// | [`Error::Timeout`], [`Error::Transport`] | **maybe** | no usable answer arrived; see [`Error::request_may_have_been_sent`] |
+/// | [`Error::Timeout`], [`Error::Transport`] | **maybe**: [`Error::request_may_have_been_sent`] tells (no for DNS, connect, TLS, proxy) | no usable answer arrived |
 /// | [`Error::Decode`] | yes, and answered | a 2xx answer whose body is not what the API promises |
-/// | [`Error::AlreadyReported`] | yes, **recorded** | a retried usage report was already recorded by an earlier attempt |
+/// | [`Error::AlreadyReported`] | yes, **recorded** | a usage report's id is already recorded (409): done, do not report again |
 /// | [`Error::ReportOutcomeUnknown`] | yes | a usage report may or may not have been recorded; resend it with the same id |
-/// | [`Error::OutcomeUnknown`] | yes | a batch report may or may not have been recorded; the batch is handed back |
+/// | [`Error::BatchOutcomeUnknown`] | yes | a batch report may or may not have been recorded; the batch is handed back |
 ///
 /// No variant ever contains the API key or request headers. Bodies are kept only as short
 /// excerpts.
@@ -51,20 +52,21 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
 
-    /// No complete answer arrived in time (connect, or the whole request with its response).
-    /// The request **may have been applied** by the server.
-    #[error("request to Suger timed out: {0}")]
-    Timeout(#[source] ureq::Error),
+    /// No complete answer arrived in time. Whether the request may have reached Suger is told
+    /// by [`Error::request_may_have_been_sent`] (a connect timeout: no; any later timeout: it
+    /// **may have been applied**).
+    #[error(transparent)]
+    Timeout(TransportError),
 
-    /// The request never got a usable answer: connection refused or reset, DNS, TLS, I/O, or a
-    /// response cut short. Whether it reached the server is told by
-    /// [`Error::request_may_have_been_sent`].
-    #[error("request to Suger failed: {0}")]
-    Transport(#[source] ureq::Error),
+    /// No usable answer arrived: DNS, connection refused, TLS, proxy, a connection dropped, a
+    /// response cut short or over the size limit. [`TransportError::kind`] tells what happened,
+    /// and [`Error::request_may_have_been_sent`] whether the request may have reached Suger.
+    #[error(transparent)]
+    Transport(TransportError),
 
-    /// A 2xx answer whose body could not be decoded into the expected type.
+    /// A 2xx answer whose body does not match the API's schema. The request was applied.
     #[error(
-        "could not decode the HTTP {status} response from Suger: {source}; body starts: {excerpt:?}"
+        "the HTTP {status} answer from Suger does not match the API's schema (body starts: {excerpt:?})"
     )]
     Decode {
         /// The HTTP status code of the answer.
@@ -76,49 +78,53 @@ pub enum Error {
         source: serde_json::Error,
     },
 
-    /// A usage report was retried and the server answered 409 to the retry: an earlier attempt
-    /// of **this same request** was recorded (its answer was lost on the way back).
+    /// A usage report that carries an id was answered 409: a usage record group with this id is
+    /// **already recorded** at Suger. Suger's ids are unique per organization, so this is the
+    /// answer to "is this usage recorded?": yes, once. Treat it as success and do not report the
+    /// usage again under another id.
     ///
-    /// The usage is recorded exactly once. Treat this as success and **do not report the usage
-    /// again** under another id. [`Error::status`] is 409 and [`Error::is_conflict`] is `true`.
-    #[error(
-        "usage record group {id} was already recorded by an earlier attempt of this request (HTTP 409 on retry: {message}); do not report it again"
-    )]
+    /// `retried` tells the two ways here apart: `true` when an earlier attempt of *this call*
+    /// was recorded and its answer lost; `false` when the id was recorded before this call (a
+    /// re-run of your job, a replayed spool). [`Error::is_already_reported`] is `true`,
+    /// [`Error::status`] is 409.
+    #[error("usage record group {id} is already recorded at Suger (HTTP 409: {message})")]
     AlreadyReported {
         /// The id of the usage record group, as sent.
         id: String,
         /// The server's message.
         message: String,
+        /// Whether the 409 answered a retry of this call, after an attempt without an answer.
+        retried: bool,
     },
 
-    /// A usage report failed in a way that leaves its outcome unknown: it was sent (and maybe
-    /// retried) but no definite answer came back (timeout, connection dropped, 5xx, or an
-    /// unreadable 2xx body). It may or may not have been recorded.
+    /// A usage report was sent (and maybe retried) but no definite answer came back (timeout,
+    /// connection dropped, 5xx, or an unreadable 2xx body): it may or may not be recorded.
     ///
-    /// Reporting it again **with the same `id`** is safe: Suger deduplicates on the id, and
-    /// answers 409 if the earlier attempt was recorded. `id` is the one that was sent, also when
-    /// the client generated it. [`Error::is_retryable`] is `true`.
+    /// Report it again **with this `id`** to settle it: Suger deduplicates on the id and answers
+    /// 409 ([`Error::AlreadyReported`]) if it was recorded. When you passed no id, the client
+    /// generated this one (`id_generated`): sending the same params again would get a *new* id
+    /// and could bill twice, so [`Error::is_retryable`] is `false` then; set `params.id` to this
+    /// id before resending.
     #[error(
-        "the outcome of the report of usage record group {id} is unknown; report it again with the same id to be sure (a repeat is deduplicated): {source}"
+        "the outcome of the report of usage record group {id} is unknown (resend it with the same id)"
     )]
     ReportOutcomeUnknown {
         /// The id of the usage record group, as sent.
         id: String,
+        /// `true` when the client generated `id` because the params had none.
+        id_generated: bool,
         /// What went wrong on the last attempt.
         #[source]
         source: Box<Error>,
     },
 
-    /// A batch report failed in a way that leaves its outcome unknown: the request was sent, but
-    /// no definite answer came back (timeout, connection dropped, 5xx from Suger or a proxy, or
-    /// an unreadable 2xx body). Batch items carry no id, so Suger cannot deduplicate a resend:
-    /// sending the same batch again may bill it twice. Check what was recorded (list the usage
-    /// record groups) before reporting these groups again, or report them one by one with ids.
-    #[error(
-        "the outcome of a batch report of {} usage record groups is unknown, do not resend it blindly: {source}",
-        groups.len()
-    )]
-    OutcomeUnknown {
+    /// A batch report was sent but no definite answer came back (timeout, connection dropped,
+    /// 5xx, or an unreadable 2xx body). Batch items carry no id, so Suger cannot deduplicate a
+    /// resend: sending the same batch again may bill it twice. Check what was recorded (list the
+    /// usage record groups) before reporting these groups again, or report them one by one
+    /// with ids (or through an [`Outbox`](crate::Outbox)).
+    #[error("the outcome of a batch report of {} usage record groups is unknown (do not resend it blindly)", groups.len())]
+    BatchOutcomeUnknown {
         /// The batch, handed back to the caller.
         groups: Vec<NewUsageRecordGroup>,
         /// What went wrong.
@@ -138,30 +144,53 @@ impl Error {
         }
     }
 
+    /// The crate's error for a ureq failure: a timeout after the connection was open is
+    /// [`Error::Timeout`], a connect timeout too (never sent), anything else [`Error::Transport`].
+    pub(crate) fn from_ureq(e: ureq::Error) -> Self {
+        let e = TransportError::from_ureq(e);
+        match e.kind() {
+            TransportErrorKind::Timeout | TransportErrorKind::ConnectTimeout => Error::Timeout(e),
+            _ => Error::Transport(e),
+        }
+    }
+
     /// The HTTP status of the answer, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api { status, .. } | Error::Decode { status, .. } => Some(*status),
             Error::AlreadyReported { .. } => Some(409),
-            Error::OutcomeUnknown { source, .. } | Error::ReportOutcomeUnknown { source, .. } => {
-                source.status()
-            }
+            Error::BatchOutcomeUnknown { source, .. }
+            | Error::ReportOutcomeUnknown { source, .. } => source.status(),
             _ => None,
         }
     }
 
-    /// `true` for [`Error::AlreadyReported`]: the usage is recorded; do not report it again.
+    /// `true` when the usage of a report is **recorded at Suger**, exactly once, although the
+    /// call returned an error: [`Error::AlreadyReported`], the 409 that Suger answers to a report
+    /// whose id it has recorded (a retry of this call, or a re-run with your own id).
+    ///
+    /// Together with `Ok`, this is the one test for "done, do not report again":
+    ///
+    /// ```no_run
+    /// # let client = suger_metering::MeteringClient::from_env()?;
+    /// # let params = suger_metering::CreateUsageRecordGroupParams::default();
+    /// match client.report_usage_record_group("entitlement-1", &params) {
+    ///     Ok(_) => {}                                  // recorded now
+    ///     Err(e) if e.is_already_reported() => {}      // recorded before
+    ///     Err(e) => return Err(e),                     // not recorded, or unknown
+    /// }
+    /// # Ok::<(), suger_metering::Error>(())
+    /// ```
     pub fn is_already_reported(&self) -> bool {
         matches!(self, Error::AlreadyReported { .. })
     }
 
-    /// The server's message for an [`Error::Api`].
+    /// The server's message for an [`Error::Api`] or [`Error::AlreadyReported`].
     pub fn message(&self) -> Option<&str> {
         match self {
             Error::Api { message, .. } | Error::AlreadyReported { message, .. } => Some(message),
-            Error::OutcomeUnknown { source, .. } | Error::ReportOutcomeUnknown { source, .. } => {
-                source.message()
-            }
+            Error::BatchOutcomeUnknown { source, .. }
+            | Error::ReportOutcomeUnknown { source, .. } => source.message(),
             _ => None,
         }
     }
@@ -174,43 +203,59 @@ impl Error {
         }
     }
 
+    /// What went wrong on the way, for [`Error::Timeout`] and [`Error::Transport`] (also behind
+    /// an outcome-unknown error).
+    pub fn transport_error(&self) -> Option<&TransportError> {
+        match self {
+            Error::Timeout(e) | Error::Transport(e) => Some(e),
+            Error::BatchOutcomeUnknown { source, .. }
+            | Error::ReportOutcomeUnknown { source, .. } => source.transport_error(),
+            _ => None,
+        }
+    }
+
     /// `true` for HTTP 404 (unknown billable metric or usage record group).
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
 
-    /// `true` for HTTP 409: a usage record group with this `id` was already reported
-    /// (including [`Error::AlreadyReported`]).
+    /// `true` for HTTP 409 (including [`Error::AlreadyReported`]).
     pub fn is_conflict(&self) -> bool {
         self.status() == Some(409)
     }
 
-    /// `true` for a failure that may pass if the *same* request is sent again later:
-    /// timeouts, transport failures (I/O, DNS, connect; not a response over the size limit or a
-    /// TLS certificate error), HTTP 408, 429, 500, 502, 503, 504, and
-    /// [`Error::ReportOutcomeUnknown`] (resend with the same id).
+    /// `true` when **sending the same arguments again later is safe and may succeed**:
+    /// timeouts and transport failures that can pass (not an untrusted certificate, a failed TLS
+    /// handshake, a proxy asking for credentials or an answer over the size limit), HTTP 408,
+    /// 429, 500, 502, 503 and 504, and [`Error::ReportOutcomeUnknown`] when the id was yours (a
+    /// resend carries it and is deduplicated).
     ///
-    /// Retrying is only safe when repeating the request cannot double-bill: see
-    /// [`RetryPolicy`](crate::RetryPolicy). Never retryable: invalid requests, 4xx answers other
-    /// than 408/429, decode errors, [`Error::AlreadyReported`] and [`Error::OutcomeUnknown`].
+    /// `false` for [`Error::ReportOutcomeUnknown`] with a client-generated id (the same params
+    /// would get a new id: resend with `id: Some(id)` instead), [`Error::BatchOutcomeUnknown`]
+    /// (a batch cannot be deduplicated), invalid requests, other 4xx answers, decode errors and
+    /// [`Error::AlreadyReported`].
+    ///
+    /// This is about the caller's own retries. The client's automatic retries follow
+    /// [`RetryPolicy`](crate::RetryPolicy), which also knows which operations are safe to repeat.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
-            Error::Timeout(_) | Error::ReportOutcomeUnknown { .. } => true,
-            Error::Transport(e) => transient(e),
+            Error::Timeout(e) | Error::Transport(e) => e.is_transient(),
+            Error::ReportOutcomeUnknown { id_generated, .. } => !id_generated,
             _ => false,
         }
     }
 
-    /// `false` only when the request provably never reached the server: invalid or refused before
-    /// sending, a configuration error, or a connection that could not be opened (DNS failure,
-    /// connection refused, connect timeout, TLS handshake failure). `true` for everything else,
-    /// including timeouts and connections dropped after the request was written: such a request
-    /// **may have been applied**.
+    /// `false` only when the request provably never reached Suger: refused before sending
+    /// ([`Error::InvalidRequest`], [`Error::Config`]) or a connection that could not be opened
+    /// (DNS failure, connection refused, connect timeout, untrusted TLS certificate or failed
+    /// TLS handshake, proxy `CONNECT` refused). `true` for everything else, including timeouts
+    /// and connections dropped after the request was written: such a request **may have been
+    /// applied**.
     pub fn request_may_have_been_sent(&self) -> bool {
         match self {
             Error::Config(_) | Error::InvalidRequest { .. } => false,
-            Error::Timeout(e) | Error::Transport(e) => !never_sent(e),
+            Error::Timeout(e) | Error::Transport(e) => e.request_may_have_been_sent(),
             _ => true,
         }
     }
@@ -220,7 +265,7 @@ impl Error {
     /// with `Retry-After`, where the server says it did not process it), or an unreadable 2xx.
     pub(crate) fn outcome_unknown(&self) -> bool {
         match self {
-            Error::Timeout(_) | Error::Transport(_) => self.request_may_have_been_sent(),
+            Error::Timeout(e) | Error::Transport(e) => e.request_may_have_been_sent(),
             Error::Api {
                 status,
                 retry_after,
@@ -232,54 +277,17 @@ impl Error {
     }
 }
 
-/// `true` for transport failures that another attempt may not meet: I/O, DNS, connect, a
-/// protocol error or stall. `false` for ones that would fail the same way again (a response over
-/// the size limit, a bad URI or proxy, TLS configuration or certificate problems).
-fn transient(e: &ureq::Error) -> bool {
-    matches!(
-        e,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::HostNotFound
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::Protocol(_)
-            | ureq::Error::BodyStalled
-            | ureq::Error::ConnectProxyFailed(_)
-    )
-}
-
-/// `true` when the ureq error proves the request never left this machine.
-fn never_sent(e: &ureq::Error) -> bool {
-    use ureq::Timeout as T;
-    match e {
-        ureq::Error::HostNotFound
-        | ureq::Error::ConnectionFailed
-        | ureq::Error::BadUri(_)
-        | ureq::Error::Http(_)
-        | ureq::Error::InvalidProxyUrl
-        | ureq::Error::Tls(_) => true,
-        ureq::Error::Timeout(t) => matches!(t, T::Resolve | T::Connect),
-        ureq::Error::Io(io) => matches!(
-            io.kind(),
-            std::io::ErrorKind::ConnectionRefused
-                | std::io::ErrorKind::AddrNotAvailable
-                | std::io::ErrorKind::NotFound
-        ),
-        _ => false,
+/// An error and its causes on one line (`error: cause: cause`), for the places that keep an
+/// error as text: the outbox's dead letters and last error, the meter's stats.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
     }
-}
-
-/// Turns a ureq failure into the crate's error.
-impl From<ureq::Error> for Error {
-    fn from(e: ureq::Error) -> Self {
-        match e {
-            ureq::Error::Timeout(_) => Error::Timeout(e),
-            ureq::Error::Io(ref io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                Error::Timeout(e)
-            }
-            e => Error::Transport(e),
-        }
-    }
+    text
 }
 
 /// At most this many bytes of a body are kept in an error.
@@ -306,18 +314,18 @@ pub(crate) fn error_message(body: &[u8]) -> String {
         Ok(serde_json::Value::String(s)) if s.trim().is_empty() => {
             return "(empty message)".to_owned();
         }
-        Ok(serde_json::Value::String(s)) => return clip(s),
+        Ok(serde_json::Value::String(s)) => return clip(&printable(&s)),
         Ok(serde_json::Value::Object(map)) => {
             for key in ["message", "error"] {
                 if let Some(serde_json::Value::String(s)) = map.get(key) {
-                    return clip(s.clone());
+                    return clip(&printable(s));
                 }
             }
         }
         _ => {}
     }
-    let text = excerpt(body);
-    let text = text.trim();
+    let text = printable(excerpt(body).trim());
+    let text = text.as_str();
     if text.is_empty() {
         "(empty body)".to_owned()
     } else {
@@ -325,9 +333,26 @@ pub(crate) fn error_message(body: &[u8]) -> String {
     }
 }
 
-fn clip(s: String) -> String {
+/// Server text made safe to print: control characters (LF, CR, ESC, ...) are escaped as
+/// `\n`, `\r`, `\u{1b}`, so an error body can neither forge log lines nor drive a terminal.
+pub(crate) fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn clip(s: &str) -> String {
     if s.len() <= 1000 {
-        return s;
+        return s.to_owned();
     }
     let mut end = 1000;
     while !s.is_char_boundary(end) {
@@ -383,15 +408,96 @@ mod tests {
         assert!(!e.contains('\u{FFFD}'));
     }
 
+    /// (variant is Timeout, may have been sent, retryable) for a ureq error.
+    fn classified(e: ureq::Error) -> (bool, bool, bool) {
+        let e = Error::from_ureq(e);
+        (
+            matches!(e, Error::Timeout(_)),
+            e.request_may_have_been_sent(),
+            e.is_retryable(),
+        )
+    }
+
     #[test]
-    fn only_transient_transport_failures_are_retryable() {
-        let io = Error::from(ureq::Error::Io(std::io::Error::from(
-            std::io::ErrorKind::ConnectionReset,
+    fn transport_failures_are_classified_by_what_happened() {
+        use std::io::{Error as Io, ErrorKind};
+        // Never sent, and another attempt may pass.
+        assert_eq!(classified(ureq::Error::HostNotFound), (false, false, true));
+        assert_eq!(
+            classified(ureq::Error::ConnectionFailed),
+            (false, false, true)
+        );
+        let refused = ureq::Error::Io(Io::from(ErrorKind::ConnectionRefused));
+        assert_eq!(classified(refused), (false, false, true));
+        let connect = ureq::Error::Timeout(ureq::Timeout::Connect);
+        assert_eq!(classified(connect), (true, false, true));
+        // Never sent, and would fail the same way again.
+        let proxy = ureq::Error::ConnectProxyFailed("proxy server responded 407/407".into());
+        assert_eq!(classified(proxy), (false, false, false));
+        // May have been sent.
+        let reset = ureq::Error::Io(Io::from(ErrorKind::ConnectionReset));
+        assert_eq!(classified(reset), (false, true, true));
+        let global = ureq::Error::Timeout(ureq::Timeout::Global);
+        assert_eq!(classified(global), (true, true, true));
+        assert_eq!(
+            classified(ureq::Error::BodyExceedsLimit(10)),
+            (false, true, false)
+        );
+    }
+
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn rustls_certificate_errors_wrapped_in_io_are_never_sent() {
+        // What ureq 3.5 really returns for an untrusted certificate.
+        let cert = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let e = Error::from_ureq(ureq::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            cert,
         )));
-        assert!(io.is_retryable());
-        assert!(Error::from(ureq::Error::HostNotFound).is_retryable());
-        assert!(!Error::from(ureq::Error::BodyExceedsLimit(10)).is_retryable());
-        assert!(!Error::from(ureq::Error::BadUri("x".into())).is_retryable());
+        let t = e.transport_error().unwrap();
+        assert_eq!(t.kind(), TransportErrorKind::UntrustedCertificate);
+        assert!(!e.request_may_have_been_sent());
+        assert!(!e.is_retryable());
+        assert!(e.to_string().contains("not trusted"), "{e}");
+        assert!(e.to_string().contains("add_root_certificates"), "{e}");
+        // A record-layer error after the handshake may follow a written request.
+        let late = Error::from_ureq(ureq::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::DecryptError,
+        )));
+        assert!(late.request_may_have_been_sent());
+    }
+
+    #[test]
+    fn display_never_repeats_the_source() {
+        use std::error::Error as _;
+        let e = Error::from_ureq(ureq::Error::Timeout(ureq::Timeout::Global));
+        let mut chain = vec![e.to_string()];
+        let mut cur = e.source();
+        while let Some(s) = cur {
+            chain.push(s.to_string());
+            cur = s.source();
+        }
+        for (i, a) in chain.iter().enumerate() {
+            for b in &chain[i + 1..] {
+                assert!(!a.contains(b.as_str()), "{a:?} repeats {b:?}");
+            }
+        }
+        let wrapped = Error::ReportOutcomeUnknown {
+            id: "g-1".into(),
+            id_generated: false,
+            source: Box::new(e),
+        };
+        let source = wrapped.source().unwrap().to_string();
+        assert!(!wrapped.to_string().contains(&source), "{wrapped}");
+    }
+
+    #[test]
+    fn server_text_cannot_drive_a_terminal() {
+        let m = error_message(b"\"line1\\nfake: line\\r\\u001b[31mred\"");
+        assert_eq!(m, "line1\\nfake: line\\r\\u{1b}[31mred");
+        let m = error_message(b"<html>\x1b[2J\nboom</html>");
+        assert_eq!(m, "<html>\\u{1b}[2J\\nboom</html>");
     }
 
     #[test]

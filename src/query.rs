@@ -11,6 +11,7 @@ macro_rules! setters {
     () => {};
     ($(#[$doc:meta])* $field:ident: String; $($rest:tt)*) => {
         $(#[$doc])*
+        #[must_use]
         pub fn $field(mut self, $field: impl Into<String>) -> Self {
             self.$field = Some($field.into());
             self
@@ -19,6 +20,7 @@ macro_rules! setters {
     };
     ($(#[$doc:meta])* $field:ident: $ty:ty; $($rest:tt)*) => {
         $(#[$doc])*
+        #[must_use]
         pub fn $field(mut self, $field: $ty) -> Self {
             self.$field = Some($field);
             self

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use crate::error::Error;
 
+/// Default overall deadline of one call, all attempts and waits included.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
+
 /// How safe it is to send a request again after a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Idempotency {
@@ -32,32 +35,38 @@ pub(crate) enum Decision {
 
 /// When and how often failed requests are sent again.
 ///
-/// The default makes up to 3 attempts. Between attempts it waits an exponential backoff with
-/// full jitter (a random delay between zero and 250 ms, 500 ms, 1 s, ... capped at 8 s), or
-/// exactly what the server's `Retry-After` asks on 429 and 503, if that is at most 30 s (a longer
-/// `Retry-After` is not waited for: the error is returned with [`Error::retry_after`] set).
+/// The default makes up to 3 attempts within a deadline of 2 minutes for the whole call. Between
+/// attempts it waits an exponential backoff with full jitter (a random delay between zero and
+/// 250 ms, 500 ms, 1 s, ... capped at 8 s), or exactly what the server's `Retry-After` asks on
+/// 429 and 503, if that is at most 30 s and leaves time before the deadline (otherwise the
+/// error is returned at once, with [`Error::retry_after`] set).
 ///
 /// What is retried depends on whether repeating the request is safe:
 ///
 /// * **Reads, batch validation, billable metric and config updates (PATCH), and usage reports**
 ///   (which always carry an id, see [`MeteringClient::report_usage_record_group`]): timeouts,
-///   transport failures, and HTTP 429, 500, 502, 503 and 504. 500 is included because Suger
-///   documents it as a generic internal error and repeating these requests cannot change what
-///   is recorded.
+///   transport failures that can pass (see [`TransportError::is_transient`]), and HTTP 408,
+///   429, 500, 502, 503 and 504. 500 is included because Suger documents it as a generic
+///   internal error and repeating these requests cannot change what is recorded.
 /// * **Batch reports and billable metric creation** (the server cannot deduplicate them), and
 ///   **delete / retry of a usage record group** (a repeat after a lost success would answer a
 ///   misleading 400): only when the request provably never reached the server (DNS failure,
-///   connection refused, connect timeout, TLS handshake failure), or on 429/503 *with*
-///   `Retry-After`, where the server says it did not process the request.
-/// * Never: 400, 401, 403, 404, 409, other statuses, decode errors and invalid requests.
+///   connection refused, connect timeout, a proxy failing for a reason other than
+///   authentication), or on 429/503 *with* `Retry-After`, where the server says it did not
+///   process the request.
+/// * Never: an untrusted certificate or failed TLS handshake, a proxy asking for credentials, an
+///   answer over the size limit, HTTP 400, 401, 403, 404, 409 and other statuses, decode errors
+///   and invalid requests.
 ///
 /// [`MeteringClient::report_usage_record_group`]: crate::MeteringClient::report_usage_record_group
+/// [`TransportError::is_transient`]: crate::TransportError::is_transient
 #[derive(Clone)]
 pub struct RetryPolicy {
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
     max_retry_after: Duration,
+    deadline: Duration,
     sleep: Arc<dyn Fn(Duration) + Send + Sync>,
 }
 
@@ -68,6 +77,7 @@ impl fmt::Debug for RetryPolicy {
             .field("initial_backoff", &self.initial_backoff)
             .field("max_backoff", &self.max_backoff)
             .field("max_retry_after", &self.max_retry_after)
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +89,7 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(30),
+            deadline: DEFAULT_DEADLINE,
             sleep: Arc::new(std::thread::sleep),
         }
     }
@@ -86,16 +97,19 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The default policy (3 attempts; see the type's docs).
+    #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
     /// No retries: every request is sent once. Use this when your program retries on its own.
+    #[must_use]
     pub fn disabled() -> Self {
         Self::default().max_attempts(1)
     }
 
     /// Total attempts, the first included (1 disables retries). Defaults to 3.
+    #[must_use]
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self
@@ -104,6 +118,7 @@ impl RetryPolicy {
     /// Backoff before the first retry, doubled for each further one, capped at `max`; each wait
     /// is a random duration between zero and that bound (full jitter).
     /// Defaults to 250 ms and 8 s.
+    #[must_use]
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
         self.max_backoff = max.max(initial);
@@ -112,13 +127,32 @@ impl RetryPolicy {
 
     /// The longest `Retry-After` the client waits for; a longer one ends the retries.
     /// Defaults to 30 s.
+    #[must_use]
     pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.max_retry_after = max;
         self
     }
 
+    /// The most one call may take, all attempts and waits included. An attempt is given at most
+    /// what is left of it (its own timeout permitting), and a wait (backoff or `Retry-After`)
+    /// that would reach it ends the retries with the last error. Defaults to 2 minutes
+    /// ([`DEFAULT_DEADLINE`]).
+    ///
+    /// Time is counted as the attempts' own duration plus the waits asked of the sleep function,
+    /// so a [`sleep_fn`](Self::sleep_fn) that does not really sleep (in tests) still spends it.
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    pub(crate) fn deadline_duration(&self) -> Duration {
+        self.deadline
+    }
+
     /// Replaces `std::thread::sleep` between attempts, e.g. to record the delays in tests
     /// instead of waiting.
+    #[must_use]
     pub fn sleep_fn(mut self, sleep: impl Fn(Duration) + Send + Sync + 'static) -> Self {
         self.sleep = Arc::new(sleep);
         self
@@ -128,8 +162,15 @@ impl RetryPolicy {
         (self.sleep)(d)
     }
 
-    /// What to do after attempt number `attempt` (1-based) of a request failed with `error`.
-    pub(crate) fn decide(&self, kind: Idempotency, attempt: u32, error: &Error) -> Decision {
+    /// What to do after attempt number `attempt` (1-based) of a request failed with `error`,
+    /// with `left` of the call's deadline still to spend.
+    pub(crate) fn decide(
+        &self,
+        kind: Idempotency,
+        attempt: u32,
+        error: &Error,
+        left: Duration,
+    ) -> Decision {
         if attempt >= self.max_attempts {
             return Decision::Stop;
         }
@@ -144,16 +185,20 @@ impl RetryPolicy {
         if !retryable || matches!(error, Error::InvalidRequest { .. } | Error::Config(_)) {
             return Decision::Stop;
         }
-        match retry_after {
+        let wait = match retry_after {
             Some(wait) if asked_to_wait => {
                 if wait > self.max_retry_after {
-                    Decision::Stop
-                } else {
-                    Decision::Retry(wait)
+                    return Decision::Stop;
                 }
+                wait
             }
-            _ => Decision::Retry(self.backoff_for(attempt)),
+            _ => self.backoff_for(attempt),
+        };
+        // A wait that uses up the deadline would leave no time for the next attempt.
+        if wait >= left {
+            return Decision::Stop;
         }
+        Decision::Retry(wait)
     }
 
     /// Full-jitter exponential backoff after attempt `attempt`.
@@ -179,6 +224,7 @@ fn random_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{TransportError, TransportErrorKind};
 
     fn api(status: u16, retry_after: Option<u64>) -> Error {
         Error::Api {
@@ -188,24 +234,26 @@ mod tests {
         }
     }
 
+    fn transport(kind: TransportErrorKind) -> Error {
+        Error::Transport(TransportError::of_kind(kind))
+    }
+
     fn refused() -> Error {
-        Error::Transport(ureq::Error::Io(std::io::Error::from(
-            std::io::ErrorKind::ConnectionRefused,
-        )))
+        transport(TransportErrorKind::Connect)
     }
 
     fn reset() -> Error {
-        Error::Transport(ureq::Error::Io(std::io::Error::from(
-            std::io::ErrorKind::ConnectionReset,
-        )))
+        transport(TransportErrorKind::ConnectionLost)
     }
 
     fn timeout() -> Error {
-        Error::Timeout(ureq::Error::Timeout(ureq::Timeout::Global))
+        Error::Timeout(TransportError::of_kind(TransportErrorKind::Timeout))
     }
 
+    const FOREVER: Duration = Duration::from_secs(3600);
+
     fn retries(p: &RetryPolicy, kind: Idempotency, e: &Error) -> bool {
-        matches!(p.decide(kind, 1, e), Decision::Retry(_))
+        matches!(p.decide(kind, 1, e, FOREVER), Decision::Retry(_))
     }
 
     #[test]
@@ -250,7 +298,7 @@ mod tests {
             timeout(),
             reset(),
             // Never sent, but would fail the same way again.
-            Error::Transport(ureq::Error::BadUri("x".into())),
+            transport(TransportErrorKind::UntrustedCertificate),
         ] {
             assert!(!retries(&p, Idempotency::Unsafe, &e), "{e}");
         }
@@ -260,11 +308,11 @@ mod tests {
     fn retry_after_is_honoured_within_the_cap() {
         let p = RetryPolicy::default().max_retry_after(Duration::from_secs(10));
         assert_eq!(
-            p.decide(Idempotency::Safe, 1, &api(503, Some(7))),
+            p.decide(Idempotency::Safe, 1, &api(503, Some(7)), FOREVER),
             Decision::Retry(Duration::from_secs(7))
         );
         assert_eq!(
-            p.decide(Idempotency::Safe, 1, &api(429, Some(11))),
+            p.decide(Idempotency::Safe, 1, &api(429, Some(11)), FOREVER),
             Decision::Stop
         );
     }
@@ -275,7 +323,7 @@ mod tests {
             .max_attempts(4)
             .backoff(Duration::from_millis(100), Duration::from_millis(300));
         for attempt in 1..4 {
-            match p.decide(Idempotency::Safe, attempt, &api(502, None)) {
+            match p.decide(Idempotency::Safe, attempt, &api(502, None), FOREVER) {
                 Decision::Retry(d) => {
                     let bound = Duration::from_millis(100 * (1 << (attempt - 1)))
                         .min(Duration::from_millis(300));
@@ -285,12 +333,36 @@ mod tests {
             }
         }
         assert_eq!(
-            p.decide(Idempotency::Safe, 4, &api(502, None)),
+            p.decide(Idempotency::Safe, 4, &api(502, None), FOREVER),
             Decision::Stop
         );
         assert_eq!(
-            RetryPolicy::disabled().decide(Idempotency::Safe, 1, &api(502, None)),
+            RetryPolicy::disabled().decide(Idempotency::Safe, 1, &api(502, None), FOREVER),
             Decision::Stop
         );
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_that_reaches_the_deadline_ends_the_retries() {
+        let p = RetryPolicy::default();
+        let busy = Error::Api {
+            status: 503,
+            message: String::new(),
+            retry_after: Some(Duration::from_secs(20)),
+        };
+        assert_eq!(
+            p.decide(Idempotency::Safe, 1, &busy, Duration::from_secs(21)),
+            Decision::Retry(Duration::from_secs(20))
+        );
+        assert_eq!(
+            p.decide(Idempotency::Safe, 1, &busy, Duration::from_secs(20)),
+            Decision::Stop
+        );
+        assert_eq!(p.deadline_duration(), DEFAULT_DEADLINE);
     }
 }

@@ -1,7 +1,6 @@
 //! The one place where a request is built, sent, read and decoded, and where answers become
 //! errors. Resource modules only describe requests: method, path segments, query, body.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -9,14 +8,12 @@ use serde::de::DeserializeOwned;
 use ureq::http::{self, Method};
 
 use crate::client::MeteringClient;
+use crate::encode::{encode_into, encode_segment};
 use crate::error::{Error, Result, error_message, excerpt, parse_retry_after};
 use crate::retry::{Decision, Idempotency};
 
 /// `application/json`, for `Accept` and `Content-Type` (a static value: no parse per request).
 static JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");
-
-/// Responses larger than this are refused (a 1000-group page is about 1 MB).
-const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One API request, described by a resource method.
 pub(crate) struct Request {
@@ -29,6 +26,8 @@ pub(crate) struct Request {
     body: Option<Vec<u8>>,
     /// Whether a failed attempt may be sent again.
     idempotency: Idempotency,
+    /// Whether the answer is a list (a page or a batch): it may be larger.
+    list: bool,
 }
 
 impl Request {
@@ -52,6 +51,7 @@ impl Request {
             query: Vec::new(),
             body: None,
             idempotency,
+            list: false,
         }
     }
 
@@ -81,6 +81,12 @@ impl Request {
         self
     }
 
+    /// Marks a request whose answer is a list (a page, or the groups of a batch).
+    pub(crate) fn list(mut self) -> Self {
+        self.list = true;
+        self
+    }
+
     pub(crate) fn query(mut self, query: Vec<(&'static str, String)>) -> Self {
         self.query = query;
         self
@@ -101,12 +107,35 @@ pub(crate) struct Answer {
 
 impl Answer {
     pub(crate) fn decode<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|source| Error::Decode {
+        serde_json::from_slice(&self.body).map_err(|source| self.decode_error(source))
+    }
+
+    /// Decodes a top-level list (or `null`) of at most `max` items.
+    pub(crate) fn decode_list<T: DeserializeOwned>(&self, max: usize) -> Result<Vec<T>> {
+        use serde::de::DeserializeSeed;
+        let mut de = serde_json::Deserializer::from_slice(&self.body);
+        crate::bounded::Bounded::new(max)
+            .deserialize(&mut de)
+            .and_then(|list| de.end().map(|()| list))
+            .map_err(|source| self.decode_error(source))
+    }
+
+    fn decode_error(&self, source: serde_json::Error) -> Error {
+        Error::Decode {
             status: self.status,
             excerpt: excerpt(&self.body),
             source,
-        })
+        }
     }
+}
+
+/// The outcome of [`MeteringClient::fetch_tracked`].
+pub(crate) struct Fetched {
+    /// The last attempt's answer or error.
+    pub(crate) result: Result<Answer>,
+    /// Whether an earlier, failed attempt may have been applied by the server (it was sent and
+    /// got no definite answer).
+    pub(crate) earlier_attempt_may_have_applied: bool,
 }
 
 impl MeteringClient {
@@ -118,17 +147,24 @@ impl MeteringClient {
     /// Sends `req`, retrying as the client's [`RetryPolicy`](crate::RetryPolicy) allows;
     /// a 2xx answer is `Ok`, any other status is [`Error::Api`].
     pub(crate) fn fetch(&self, req: &Request) -> Result<Answer> {
-        self.fetch_tracked(req).0
+        self.fetch_tracked(req).result
     }
 
-    /// [`fetch`](Self::fetch), also telling whether an earlier, failed attempt may have been
-    /// applied by the server (it was sent and got no definite answer).
-    pub(crate) fn fetch_tracked(&self, req: &Request) -> (Result<Answer>, bool) {
+    /// [`fetch`](Self::fetch), also telling whether an earlier attempt may have been applied.
+    ///
+    /// Time is spent by attempts (measured) and waits (as asked of the sleep function); the
+    /// policy's deadline bounds their sum.
+    pub(crate) fn fetch_tracked(&self, req: &Request) -> Fetched {
         let policy = &self.inner.retry;
+        let deadline = policy.deadline_duration();
+        let mut spent = Duration::ZERO;
         let mut attempt = 1;
-        let mut earlier_may_have_applied = false;
+        let mut earlier_attempt_may_have_applied = false;
         loop {
-            let error = match self.fetch_once(req) {
+            let started = std::time::Instant::now();
+            let outcome = self.fetch_once(req, deadline.saturating_sub(spent));
+            spent += started.elapsed();
+            let error = match outcome {
                 Ok(answer) => {
                     log::debug!(
                         "{} {} -> {} (attempt {attempt})",
@@ -136,18 +172,25 @@ impl MeteringClient {
                         req.path,
                         answer.status
                     );
-                    return (Ok(answer), earlier_may_have_applied);
+                    return Fetched {
+                        result: Ok(answer),
+                        earlier_attempt_may_have_applied,
+                    };
                 }
                 Err(e) => e,
             };
-            match policy.decide(req.idempotency, attempt, &error) {
+            let left = deadline.saturating_sub(spent);
+            match policy.decide(req.idempotency, attempt, &error, left) {
                 Decision::Stop => {
                     log::debug!(
                         "{} {} failed (attempt {attempt}): {error}",
                         req.method,
                         req.path
                     );
-                    return (Err(error), earlier_may_have_applied);
+                    return Fetched {
+                        result: Err(error),
+                        earlier_attempt_may_have_applied,
+                    };
                 }
                 Decision::Retry(wait) => {
                     log::info!(
@@ -155,16 +198,17 @@ impl MeteringClient {
                         req.method,
                         req.path
                     );
-                    earlier_may_have_applied |= error.outcome_unknown();
+                    earlier_attempt_may_have_applied |= error.outcome_unknown();
                     policy.sleep(wait);
+                    spent += wait;
                     attempt += 1;
                 }
             }
         }
     }
 
-    /// One attempt.
-    fn fetch_once(&self, req: &Request) -> Result<Answer> {
+    /// One attempt, given at most `left` (its own timeout permitting).
+    fn fetch_once(&self, req: &Request, left: Duration) -> Result<Answer> {
         let mut url = String::with_capacity(self.inner.org_url.len() + req.path.len() + 64);
         url.push_str(&self.inner.org_url);
         url.push_str(&req.path);
@@ -187,15 +231,15 @@ impl MeteringClient {
             Some(body) => builder
                 .header(http::header::CONTENT_TYPE, JSON.clone())
                 .body(body.as_slice())
-                .map(|r| self.agent.run(r)),
+                .map(|r| self.run(r, left)),
             // A POST without a body (retry) sends `Content-Length: 0`: with `()` ureq would
             // announce a chunked body.
-            None if req.method == Method::POST => builder.body(&[][..]).map(|r| self.agent.run(r)),
-            None => builder.body(()).map(|r| self.agent.run(r)),
+            None if req.method == Method::POST => builder.body(&[][..]).map(|r| self.run(r, left)),
+            None => builder.body(()).map(|r| self.run(r, left)),
         };
         let mut resp = sent
             .map_err(|e| Error::invalid("request", e.to_string()))?
-            .map_err(Error::from)?;
+            .map_err(Error::from_ureq)?;
 
         let status = resp.status().as_u16();
         let retry_after = resp
@@ -203,18 +247,41 @@ impl MeteringClient {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
+        let limit = if req.list {
+            self.inner.max_list_bytes
+        } else {
+            self.inner.max_single_bytes
+        };
         let body = resp
             .body_mut()
             .with_config()
-            .limit(MAX_BODY_BYTES)
+            .limit(limit)
             .read_to_vec()
-            .map_err(Error::from)?;
+            .map_err(Error::from_ureq)?;
 
         if (200..300).contains(&status) {
             Ok(Answer { status, body })
         } else {
             Err(api_error(status, &body, retry_after))
         }
+    }
+
+    /// Runs one HTTP exchange on the shared agent. Only when the deadline leaves less than the
+    /// attempt's own timeout does the request get a configuration of its own (a copy).
+    fn run<B: ureq::AsSendBody>(
+        &self,
+        request: http::Request<B>,
+        left: Duration,
+    ) -> std::result::Result<http::Response<ureq::Body>, ureq::Error> {
+        if left >= self.inner.timeout {
+            return self.agent.run(request);
+        }
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(left.max(Duration::from_millis(1))))
+            .build();
+        self.agent.run(request)
     }
 }
 
@@ -226,42 +293,9 @@ fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
     }
 }
 
-/// Percent-encodes one path segment: everything but RFC 3986 unreserved characters, and the
-/// dots of `.`/`..` too, so that an id can never add, remove or climb a path segment.
-pub(crate) fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    encode_into(&mut out, segment, segment == "." || segment == "..");
-    out
-}
-
-fn encode_into(out: &mut String, s: &str, encode_dots: bool) {
-    for &b in s.as_bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'~')
-            || (b == b'.' && !encode_dots);
-        if keep {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn segments_cannot_change_the_path() {
-        assert_eq!(encode_segment("a/b"), "a%2Fb");
-        assert_eq!(encode_segment(".."), "%2E%2E");
-        assert_eq!(encode_segment("."), "%2E");
-        assert_eq!(encode_segment("v1.2"), "v1.2");
-        assert_eq!(encode_segment("?x=1#f"), "%3Fx%3D1%23f");
-        assert_eq!(encode_segment("a b"), "a%20b");
-        assert_eq!(encode_segment("é"), "%C3%A9");
-        assert_eq!(encode_segment("A-z_0~9"), "A-z_0~9");
-    }
 
     #[test]
     fn request_paths_are_built_from_encoded_segments() {

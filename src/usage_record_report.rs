@@ -243,8 +243,11 @@ pub struct UniqueCountAggregationResult {
 #[serde(default)]
 #[non_exhaustive]
 pub struct ListUsageRecordReportsResponse {
-    /// The reports of this page (empty when the server sends `null`).
-    #[serde(rename = "usageRecordReports", deserialize_with = "nd")]
+    /// The reports of this page (empty when the server sends `null`; at most 1000).
+    #[serde(
+        rename = "usageRecordReports",
+        deserialize_with = "crate::bounded::page"
+    )]
     pub usage_record_reports: Vec<MeteringUsageRecordReport>,
     /// The `offset` of the next page, when there is one.
     #[serde(rename = "nextOffset", skip_serializing_if = "Option::is_none")]
@@ -370,7 +373,11 @@ impl MeteringClient {
         &self,
         query: &ListUsageRecordReports,
     ) -> Result<ListUsageRecordReportsResponse> {
-        self.call(Request::get(&["usageRecordReport"]).query(query.query()?))
+        self.call(
+            Request::get(&["usageRecordReport"])
+                .query(query.query()?)
+                .list(),
+        )
     }
 }
 

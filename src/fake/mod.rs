@@ -72,29 +72,75 @@
 //! * `PATCH usageMeteringConfigInfo` keeps only `partnerUsageMeteringConfigs` (as Go would decode
 //!   the body into its struct).
 //!
+//! # Running it as a server
+//!
+//! [`FakeSuger::builder`] chooses the host (loopback only: `127.0.0.1`, `::1` or `localhost`;
+//! anything else is refused) and port, and preloads a JSON [seed](FakeSugerBuilder::seed). Made
+//! for long runs (the `suger-metering fake` command):
+//!
+//! * **read timeout**: a connection that stays idle, or takes longer than
+//!   [`read_timeout`](FakeSugerBuilder::read_timeout) (30 s) to send one request, is closed, so
+//!   it cannot hold a thread;
+//! * **bounded memory for requests**: only the last
+//!   [`max_requests`](FakeSugerBuilder::max_requests) (10 000) are remembered;
+//! * **bounded threads**: at most [`max_connections`](FakeSugerBuilder::max_connections) (256)
+//!   connections are served at once; one more is closed as soon as it is accepted;
+//! * **no overflow**: report-cycle sums saturate at `±f64::MAX` instead of becoming `inf`.
+//!
+//! # Admin routes
+//!
+//! Under `/_fake/`, for tests written in any language: no `Authorization` needed, not recorded
+//! in [`FakeSuger::requests`], never hit by faults; JSON in and out.
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `POST /_fake/report-cycle` | none | `{"usageRecordReportIds": [...]}` |
+//! | `POST /_fake/fail-next-report` | `{"usageRecordGroupId": "g1"}` | `{}` |
+//! | `POST /_fake/group-status` | `{"usageRecordGroupId": "g1", "status": "REPORT_FAILED"}` | the group |
+//! | `POST /_fake/faults` | a fault (below) | `{}` |
+//! | `DELETE /_fake/faults` | none | `{}` (every queued fault dropped) |
+//! | `GET /_fake/requests` | none | `[{"method", "path", "query", "body", "operation"}, ...]` |
+//! | `DELETE /_fake/requests` | none | `{}` (recorded requests forgotten) |
+//! | `GET /_fake/state` | none | `{"usageRecordGroups", "usageRecordReports", "billableMetrics", "usageMeteringConfigInfo"}` |
+//!
+//! A fault is exactly one of `{"status": 503}` (optional `"retryAfter": "2"`, `"body": "..."`),
+//! `{"delayMs": 500}`, `{"dropAfterApply": true}`, `{"truncateBody": true}`, plus optional
+//! `"times": n` (default 1) and `"operation": "ReportUsageRecordGroup"` (an `operationId` of the
+//! spec). In `GET /_fake/requests`, `query` is a list of `[name, value]` pairs (decoded), `body`
+//! the body as text (lossy UTF-8), `operation` the `operationId` or `null`; headers are left out.
+//!
 //! # Faults
 //!
 //! [`FakeSuger::inject`] queues [`Fault`]s. Each request (recorded first, whatever its route)
 //! consumes the first queued fault that matches it, in FIFO order. Status faults answer before
 //! authentication and routing, as a proxy in front of the server would.
 
-mod handlers;
+mod admin;
+mod builder;
+mod fault;
+mod http;
+mod parse;
+mod report_cycle;
+mod routing;
+mod seed;
 mod server;
+mod state;
 mod util;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
 
 use serde_json::Value;
 
-use self::handlers::State;
-use self::server::{Conns, Shared, lock};
+pub use self::builder::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUESTS, DEFAULT_READ_TIMEOUT, FakeSugerBuilder,
+};
+pub use self::fault::Fault;
+pub(crate) use self::fault::FaultKind;
+use self::server::{Shared, lock};
 
 /// The API key the fake accepts (`Authorization: Key fake-api-key`).
 const API_KEY: &str = "fake-api-key";
@@ -133,8 +179,66 @@ pub enum Operation {
     UpdateUsageMeteringConfigInfo,
 }
 
+impl Operation {
+    /// Every operation, in the order of the enum.
+    pub const ALL: [Operation; 13] = [
+        Operation::ReportUsageRecordGroup,
+        Operation::BatchReportUsageRecordGroups,
+        Operation::BatchValidateUsageRecordGroups,
+        Operation::ListUsageRecordGroups,
+        Operation::DeleteUsageRecordGroup,
+        Operation::RetryUsageRecordGroup,
+        Operation::ListUsageRecordReports,
+        Operation::CreateBillableMetric,
+        Operation::GetBillableMetric,
+        Operation::ListBillableMetrics,
+        Operation::UpdateBillableMetric,
+        Operation::GetUsageMeteringConfigInfo,
+        Operation::UpdateUsageMeteringConfigInfo,
+    ];
+
+    /// The spec's `operationId`, e.g. `"ReportUsageRecordGroup"` (also the name the
+    /// `POST /_fake/faults` admin route and `GET /_fake/requests` use).
+    ///
+    /// ```
+    /// use suger_metering::fake::Operation;
+    /// assert_eq!(Operation::ListBillableMetrics.operation_id(), "ListBillableMetrics");
+    /// ```
+    pub fn operation_id(self) -> &'static str {
+        match self {
+            Operation::ReportUsageRecordGroup => "ReportUsageRecordGroup",
+            Operation::BatchReportUsageRecordGroups => "BatchReportUsageRecordGroups",
+            Operation::BatchValidateUsageRecordGroups => "BatchValidateUsageRecordGroups",
+            Operation::ListUsageRecordGroups => "ListUsageRecordGroups",
+            Operation::DeleteUsageRecordGroup => "DeleteUsageRecordGroup",
+            Operation::RetryUsageRecordGroup => "RetryUsageRecordGroup",
+            Operation::ListUsageRecordReports => "ListUsageRecordReports",
+            Operation::CreateBillableMetric => "CreateBillableMetric",
+            Operation::GetBillableMetric => "GetBillableMetric",
+            Operation::ListBillableMetrics => "ListBillableMetrics",
+            Operation::UpdateBillableMetric => "UpdateBillableMetric",
+            Operation::GetUsageMeteringConfigInfo => "GetUsageMeteringConfigInfo",
+            Operation::UpdateUsageMeteringConfigInfo => "UpdateUsageMeteringConfigInfo",
+        }
+    }
+
+    /// The operation with this `operationId` (exact spelling), if any.
+    ///
+    /// ```
+    /// use suger_metering::fake::Operation;
+    /// assert_eq!(Operation::from_operation_id("GetBillableMetric"), Some(Operation::GetBillableMetric));
+    /// assert_eq!(Operation::from_operation_id("getBillableMetric"), None);
+    /// ```
+    pub fn from_operation_id(id: &str) -> Option<Operation> {
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.operation_id() == id)
+    }
+}
+
 /// A request as the fake received it (recorded before any fault or check applies).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordedRequest {
     /// The method, e.g. `"POST"`.
     pub method: String,
@@ -165,105 +269,6 @@ impl RecordedRequest {
     }
 }
 
-/// What a fault does.
-#[derive(Clone, Debug)]
-pub(crate) enum FaultKind {
-    Status {
-        status: u16,
-        retry_after: Option<String>,
-        body: Option<String>,
-    },
-    Delay(Duration),
-    DropAfterApply,
-    TruncateBody,
-}
-
-/// A fault rule for [`FakeSuger::inject`], built in builder style:
-/// `Fault::status(429).retry_after("2").times(2).only(Operation::ListUsageRecordGroups)`.
-#[derive(Clone, Debug)]
-pub struct Fault {
-    kind: FaultKind,
-    times: usize,
-    only: Option<Operation>,
-}
-
-impl Fault {
-    fn new(kind: FaultKind) -> Fault {
-        Fault {
-            kind,
-            times: 1,
-            only: None,
-        }
-    }
-
-    /// Answers `status` with a JSON-string body such as `"injected 503"`; the request is NOT
-    /// applied to the state (and neither authenticated nor routed).
-    #[must_use]
-    pub fn status(status: u16) -> Fault {
-        Fault::new(FaultKind::Status {
-            status,
-            retry_after: None,
-            body: None,
-        })
-    }
-
-    /// Adds a `Retry-After: value` header to a status fault. No effect on other faults.
-    #[must_use]
-    pub fn retry_after(mut self, value: &str) -> Fault {
-        if let FaultKind::Status { retry_after, .. } = &mut self.kind {
-            *retry_after = Some(value.to_string());
-        }
-        self
-    }
-
-    /// Replaces the body of a status fault with `raw` (e.g. an HTML page or `""`). Its
-    /// Content-Type is `text/html` when it starts with `<`, `application/json` when it parses as
-    /// JSON, `text/plain` otherwise. No effect on other faults.
-    #[must_use]
-    pub fn body(mut self, raw: &str) -> Fault {
-        if let FaultKind::Status { body, .. } = &mut self.kind {
-            *body = Some(raw.to_string());
-        }
-        self
-    }
-
-    /// Sleeps `d`, then handles the request normally (applied and answered). If the fake is
-    /// dropped during the sleep, the connection is closed at once, without applying the request.
-    #[must_use]
-    pub fn delay(d: Duration) -> Fault {
-        Fault::new(FaultKind::Delay(d))
-    }
-
-    /// Applies the request to the state, then closes the connection without writing a single
-    /// response byte.
-    #[must_use]
-    pub fn drop_after_apply() -> Fault {
-        Fault::new(FaultKind::DropAfterApply)
-    }
-
-    /// Applies the request, sends the status line and headers with the full `Content-Length`
-    /// but only the first half of the body, then closes the connection.
-    #[must_use]
-    pub fn truncate_body() -> Fault {
-        Fault::new(FaultKind::TruncateBody)
-    }
-
-    /// How many matching requests this fault affects. Defaults to 1; 0 makes it a no-op.
-    #[must_use]
-    pub fn times(mut self, n: usize) -> Fault {
-        self.times = n;
-        self
-    }
-
-    /// Restricts the fault to requests of operation `op`. Defaults to any request, including
-    /// ones that route nowhere.
-    #[must_use]
-    pub fn only(mut self, op: Operation) -> Fault {
-        self.only = Some(op);
-        self
-    }
-}
-
 /// A running fake Suger Metering server. Dropping it stops the server: open connections
 /// (including idle keep-alive ones) are shut down, all threads are joined and the port is freed.
 pub struct FakeSuger {
@@ -281,33 +286,39 @@ impl fmt::Debug for FakeSuger {
 }
 
 impl FakeSuger {
-    /// Binds `127.0.0.1:0` and starts serving on background threads.
+    /// Binds `127.0.0.1:0` and starts serving on background threads, with the defaults of
+    /// [`FakeSuger::builder`].
     ///
     /// # Errors
     ///
     /// When the socket cannot be bound or the accept thread cannot be spawned.
     pub fn start() -> io::Result<FakeSuger> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            api_key: API_KEY.to_string(),
-            org_id: ORG_ID.to_string(),
-            state: Mutex::new(State::new(ORG_ID)),
-            faults: Mutex::new(VecDeque::new()),
-            requests: Mutex::new(Vec::new()),
-            stop: AtomicBool::new(false),
-            conns: Mutex::new(Conns::default()),
-        });
-        let sh = Arc::clone(&shared);
-        let accept_thread = thread::Builder::new()
-            .name("fake-suger-accept".to_string())
-            .spawn(move || server::accept_loop(listener, sh))?;
-        Ok(FakeSuger {
-            base_url: format!("http://{addr}"),
+        FakeSuger::builder().start()
+    }
+
+    /// A builder to choose the host and port, preload a seed, bound the remembered requests or
+    /// change the read timeout.
+    ///
+    /// ```
+    /// use suger_metering::fake::FakeSuger;
+    /// let fake = FakeSuger::builder().host("127.0.0.1").port(0).max_requests(100).start()?;
+    /// assert!(fake.base_url().starts_with("http://127.0.0.1:"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder() -> FakeSugerBuilder {
+        FakeSugerBuilder::default()
+    }
+
+    pub(crate) fn from_parts(
+        base_url: String,
+        shared: Arc<Shared>,
+        accept_thread: JoinHandle<()>,
+    ) -> FakeSuger {
+        FakeSuger {
+            base_url,
             shared,
             accept_thread: Some(accept_thread),
-        })
+        }
     }
 
     /// The base URL, `http://127.0.0.1:PORT` (no trailing slash).
@@ -335,7 +346,7 @@ impl FakeSuger {
             .base_url(self.base_url())
             .api_key(self.api_key())
             .org_id(self.org_id())
-            .proxy(None)
+            .no_proxy()
     }
 
     /// The organization id the fake serves: `"fake-org"`. Any other org in a path gets 403.
@@ -367,8 +378,16 @@ impl FakeSuger {
 
     /// Every request received so far, in arrival order (requests too malformed to parse are not
     /// recorded).
+    ///
+    /// Only the most recent [`max_requests`](FakeSugerBuilder::max_requests) are kept (10 000
+    /// by default); older ones are forgotten first. Admin routes (`/_fake/...`) are not recorded.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.requests).clone()
+        lock(&self.shared.requests).iter().cloned().collect()
+    }
+
+    /// Forgets every recorded request.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.requests).clear();
     }
 
     /// All stored usage record groups (every status, `DELETED` included), serialized as the

@@ -4,10 +4,10 @@
 //! (dimension → quantity) or v2 `billable_records` (billable metric key, quantity, properties),
 //! never both.
 
-mod models;
+pub(crate) mod models;
 mod operations;
 mod query;
-mod validate;
+pub(crate) mod validate;
 
 pub use models::*;
 pub use operations::{BatchOutcome, DEFAULT_BATCH_SIZE};

@@ -361,8 +361,11 @@ pub struct MeteringUsageRecordGroupMetaInfo {
 #[serde(default)]
 #[non_exhaustive]
 pub struct ListUsageRecordGroupsResponse {
-    /// The groups of this page (empty when the server sends `null`).
-    #[serde(rename = "usageRecordGroups", deserialize_with = "nd")]
+    /// The groups of this page (empty when the server sends `null`; at most 1000).
+    #[serde(
+        rename = "usageRecordGroups",
+        deserialize_with = "crate::bounded::page"
+    )]
     pub usage_record_groups: Vec<MeteringUsageRecordGroup>,
     /// The `offset` of the next page, when there is one.
     #[serde(rename = "nextOffset", skip_serializing_if = "Option::is_none")]

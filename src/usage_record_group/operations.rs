@@ -1,14 +1,16 @@
 //! The usage record group operations of [`MeteringClient`].
 
+use std::num::NonZeroUsize;
+
 use time::Date;
 
 use super::models::*;
 use super::query::ListUsageRecordGroups;
-use super::validate::{ALL_ZERO, check_batch, check_usage, fill_or_match};
+use super::validate::{check_batch, check_report, fill_or_match};
 use crate::client::MeteringClient;
 use crate::error::{Error, Result};
+use crate::ids::check_id;
 use crate::ids::new_report_id;
-use crate::ids::{MAX_USAGE_RECORD_GROUP_ID_LEN, check_id};
 use crate::pages::paginate;
 use crate::query::ymd;
 use crate::transport::Request;
@@ -18,7 +20,7 @@ use crate::transport::Request;
 /// Suger does not document a limit for `batchCreateUsageRecordGroups`; 1000 matches the API's
 /// largest page (`limit` max 1000), keeps a request body around 250 KB for v1 groups, and
 /// bounds what one lost answer can leave in doubt.
-pub const DEFAULT_BATCH_SIZE: usize = 1000;
+pub const DEFAULT_BATCH_SIZE: NonZeroUsize = NonZeroUsize::new(1000).unwrap();
 
 /// What happened to one batch of [`MeteringClient::report_usage_record_groups_in_batches`].
 ///
@@ -48,11 +50,12 @@ impl MeteringClient {
     /// Every report carries an id: `params.id`, or a random UUID the client generates when it
     /// is `None`. Suger deduplicates on it, so the client retries a report after a timeout, a
     /// dropped connection or a 5xx (see [`RetryPolicy`](crate::RetryPolicy)) without risk of
-    /// billing twice. If a retry is answered 409, an earlier attempt was recorded: the call
-    /// returns [`Error::AlreadyReported`], which means *recorded once*, not *lost*. A 409 on the
-    /// first attempt is an [`Error::Api`] with [`Error::is_conflict`]: the id was used before.
-    /// When no attempt got a definite answer, the call returns [`Error::ReportOutcomeUnknown`]
-    /// with the id that was sent: report again with that id to settle it.
+    /// billing twice. A 409 means a group with this id is recorded: the call returns
+    /// [`Error::AlreadyReported`] (recorded once, not lost; `retried` tells whether an earlier
+    /// attempt of this call or an earlier call recorded it), and
+    /// [`Error::is_already_reported`] is the one test for "done". When no attempt got a definite
+    /// answer, the call returns [`Error::ReportOutcomeUnknown`] with the id that was sent:
+    /// report again with that id to settle it.
     ///
     /// Empty `entitlement_id`/`organization_id` in `params` are filled from the arguments.
     ///
@@ -74,55 +77,48 @@ impl MeteringClient {
     /// # Errors
     /// [`Error::InvalidRequest`] (nothing sent) for an empty entitlement id, an id longer than
     /// 36 characters, both or neither of `records`/`billable_records`, all quantities zero, a
-    /// NaN or infinite quantity, `meta_info` set, or a body naming another org or entitlement.
+    /// negative, NaN or infinite quantity, an empty dimension name or billable metric key, a
+    /// `timestamp` more than 5 minutes in the future, `meta_info` set, or a body naming another
+    /// org or entitlement.
     /// [`Error::Api`] with 400, 409 or 5xx from the server; transport and decode errors.
     pub fn report_usage_record_group(
         &self,
         entitlement_id: &str,
         params: &CreateUsageRecordGroupParams,
     ) -> Result<MeteringUsageRecordGroup> {
-        check_id("entitlement_id", entitlement_id)?;
-        if let Some(id) = &params.id {
-            check_id("id", id)?;
-            if id.chars().count() > MAX_USAGE_RECORD_GROUP_ID_LEN {
-                return Err(Error::invalid(
-                    "id",
-                    format!("is longer than {MAX_USAGE_RECORD_GROUP_ID_LEN} characters"),
-                ));
-            }
-        }
-        if !check_usage(
-            &params.records,
-            &params.billable_records,
-            params.meta_info.is_some(),
-        )? {
-            return Err(Error::invalid("records", ALL_ZERO));
-        }
+        check_report(entitlement_id, params)?;
         let mut body = params.clone();
         fill_or_match(&mut body.entitlement_id, "entitlement_id", entitlement_id)?;
         fill_or_match(&mut body.organization_id, "organization_id", self.org_id())?;
+        let id_generated = body.id.is_none();
         let id = body.id.get_or_insert_with(new_report_id).clone();
         let req = Request::post(&["entitlement", entitlement_id, "usageRecordGroup"])
             .json(&body)?
             .idempotent();
         let unknown = |e: Error, id: String| Error::ReportOutcomeUnknown {
             id,
+            id_generated,
             source: Box::new(e),
         };
-        match self.fetch_tracked(&req) {
+        let fetched = self.fetch_tracked(&req);
+        let retried = fetched.earlier_attempt_may_have_applied;
+        match fetched.result {
             // Recorded, but the answer is unreadable: the caller still gets the id.
-            (Ok(answer), _) => answer.decode().map_err(|e| unknown(e, id)),
-            // A 409 to a retry, after an attempt that may have been applied: that attempt was.
-            (
-                Err(Error::Api {
-                    status: 409,
-                    message,
-                    ..
-                }),
-                true,
-            ) => Err(Error::AlreadyReported { id, message }),
-            (Err(e), _) if e.outcome_unknown() => Err(unknown(e, id)),
-            (Err(e), _) => Err(e),
+            Ok(answer) => answer.decode().map_err(|e| unknown(e, id)),
+            // A 409 means a group with this id is recorded (ids are unique per organization):
+            // by an earlier attempt of this call, or before it when the id is the caller's. A
+            // generated id that the server already knows cannot be this usage: keep the 409.
+            Err(Error::Api {
+                status: 409,
+                message,
+                ..
+            }) if retried || !id_generated => Err(Error::AlreadyReported {
+                id,
+                message,
+                retried,
+            }),
+            Err(e) if e.outcome_unknown() => Err(unknown(e, id)),
+            Err(e) => Err(e),
         }
     }
 
@@ -133,7 +129,7 @@ impl MeteringClient {
     /// Batch items carry no id, so the server cannot deduplicate them. The client resends a
     /// batch only when it provably never reached the server. When the batch was sent but no
     /// definite answer came back (timeout, dropped connection, 5xx), the call returns
-    /// [`Error::OutcomeUnknown`] carrying the batch: it may or may not have been recorded, and
+    /// [`Error::BatchOutcomeUnknown`] carrying the batch: it may or may not have been recorded, and
     /// sending it again may bill twice.
     ///
     /// ```no_run
@@ -156,13 +152,16 @@ impl MeteringClient {
         groups: &[NewUsageRecordGroup],
     ) -> Result<Vec<MeteringUsageRecordGroup>> {
         check_batch(groups)?;
-        let req = Request::post(&["batchCreateUsageRecordGroups"]).json(groups)?;
+        let req = Request::post(&["batchCreateUsageRecordGroups"])
+            .json(groups)?
+            .list();
         match self
             .fetch(&req)
-            .and_then(|answer| answer.decode::<Option<Vec<_>>>())
+            // One created group per group sent, never more.
+            .and_then(|answer| answer.decode_list(groups.len()))
         {
-            Ok(created) => Ok(created.unwrap_or_default()),
-            Err(e) if e.outcome_unknown() => Err(Error::OutcomeUnknown {
+            Ok(created) => Ok(created),
+            Err(e) if e.outcome_unknown() => Err(Error::BatchOutcomeUnknown {
                 groups: groups.to_vec(),
                 source: Box::new(e),
             }),
@@ -229,7 +228,11 @@ impl MeteringClient {
         &self,
         query: &ListUsageRecordGroups,
     ) -> Result<ListUsageRecordGroupsResponse> {
-        self.call(Request::get(&["usageRecordGroup"]).query(query.query()?))
+        self.call(
+            Request::get(&["usageRecordGroup"])
+                .query(query.query()?)
+                .list(),
+        )
     }
 
     /// Iterates over every usage record group matching `query`, fetching pages lazily by
@@ -263,18 +266,18 @@ impl MeteringClient {
         )
     }
 
-    /// Reports any number of usage record groups in batches of `batch_size` (0 means
+    /// Reports any number of usage record groups in batches of `batch_size` (`None` means
     /// [`DEFAULT_BATCH_SIZE`]), one request per batch, and tells for each batch what happened.
     ///
     /// Every batch is attempted, whatever happened to the others. A batch whose result is
-    /// `Ok` was recorded; one with [`Error::OutcomeUnknown`] may or may not have been; any
+    /// `Ok` was recorded; one with [`Error::BatchOutcomeUnknown`] may or may not have been; any
     /// other error means it was not recorded (e.g. [`Error::InvalidRequest`] for a batch whose
     /// quantities are all zero, or a 400 from the server).
     ///
     /// ```no_run
     /// # let client = suger_metering::MeteringClient::from_env()?;
     /// # let groups: Vec<suger_metering::NewUsageRecordGroup> = vec![];
-    /// for outcome in client.report_usage_record_groups_in_batches(&groups, 0) {
+    /// for outcome in client.report_usage_record_groups_in_batches(&groups, None) {
     ///     match outcome.result {
     ///         Ok(created) => println!("groups {:?}: {} recorded", outcome.range, created.len()),
     ///         Err(e) => eprintln!("groups {:?}: {e}", outcome.range),
@@ -282,16 +285,13 @@ impl MeteringClient {
     /// }
     /// # Ok::<(), suger_metering::Error>(())
     /// ```
+    #[must_use = "each batch may have failed: check every outcome"]
     pub fn report_usage_record_groups_in_batches(
         &self,
         groups: &[NewUsageRecordGroup],
-        batch_size: usize,
+        batch_size: Option<NonZeroUsize>,
     ) -> Vec<BatchOutcome> {
-        let size = if batch_size == 0 {
-            DEFAULT_BATCH_SIZE
-        } else {
-            batch_size
-        };
+        let size = batch_size.unwrap_or(DEFAULT_BATCH_SIZE).get();
         let mut start = 0;
         groups
             .chunks(size)

@@ -1,0 +1,320 @@
+//! The command line: every command, flag and environment variable (the contract).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Report usage to Suger's Metering API, inspect it, and run a fake Suger for tests.
+#[derive(Debug, Parser)]
+#[command(
+    name = "suger-metering",
+    version,
+    after_help = "Example:\n  SUGER_API_KEY=... SUGER_ORG_ID=org-1 suger-metering report ent-1 --record api_calls=120\n\n\
+Exit codes: 0 success (an already-recorded report is success), 2 usage or invalid input \
+(nothing sent), 3 authentication or permission, 4 outcome unknown (safe to re-run), 1 any other failure."
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Read the API key from this file (default: the SUGER_API_KEY environment variable).
+    /// The key is never accepted as a flag value: it would land in shell history and `ps`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) api_key_file: Option<PathBuf>,
+    /// The organization id.
+    #[arg(long, global = true, env = "SUGER_ORG_ID", value_name = "ID")]
+    pub(crate) org_id: Option<String>,
+    /// The API base URL (default https://api.suger.cloud).
+    #[arg(long, global = true, env = "SUGER_API_BASE_URL", value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+    /// Output format; default: table on a terminal, json otherwise.
+    #[arg(long, short, global = true, value_enum)]
+    pub(crate) output: Option<Format>,
+    /// Attempts per request (retries are only made where they cannot bill twice).
+    #[arg(long, global = true, default_value_t = 3, value_name = "N")]
+    pub(crate) max_attempts: u32,
+    /// Timeout of one attempt, in seconds (default 30).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub(crate) timeout: Option<f64>,
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document with the API's field names.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Report usage for one entitlement (flags), or every group of a CSV/NDJSON file.
+    #[command(
+        after_help = "Examples:\n  suger-metering report ent-1 --record api_calls=120 --id 2026-03-01T10-ent-1\n  \
+suger-metering report ent-1 --billable api_calls=3,region=eu\n  suger-metering report --file usage.csv\n\n\
+CSV: header line required, columns entitlement_id,dimension,quantity[,timestamp][,id].\n\
+NDJSON: one CreateUsageRecordGroupParams object per line, with entitlementID.\n\
+Groups of a file get ids derived from their content (UUID v5 of entitlement + usage + timestamp),\n\
+so running the same file twice bills once."
+    )]
+    Report(ReportArgs),
+    /// Report a file as batches (no ids: Suger cannot deduplicate; prefer `report --file`).
+    #[command(after_help = "Example:\n  suger-metering batch-report --file usage.ndjson")]
+    BatchReport(FileArgs),
+    /// Check a file locally and with Suger's validation endpoint; nothing is recorded.
+    #[command(after_help = "Example:\n  suger-metering validate --file usage.csv")]
+    Validate(FileArgs),
+    /// Usage record groups: list, delete, retry.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
+    /// Usage record reports: list.
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+    /// Billable metrics: list, get, create, update.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+    /// The usage metering config: get, set.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// A local outbox of reports to send (for cron).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Run the embedded fake Suger server until interrupted (loopback only).
+    #[command(
+        after_help = "Example:\n  suger-metering fake --port 0 --seed seed.json\n\n\
+Prints SUGER_API_BASE_URL=..., SUGER_API_KEY=... and SUGER_ORG_ID=... as soon as it listens.\n\
+Admin routes (no auth): POST /_fake/report-cycle, POST /_fake/faults (JSON fault),\n\
+DELETE /_fake/faults, GET /_fake/requests, DELETE /_fake/requests, GET /_fake/state,\n\
+POST /_fake/fail-next-report, POST /_fake/group-status."
+    )]
+    Fake(FakeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The entitlement to report for (not with --file).
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub(crate) entitlement: Option<String>,
+    /// A v1 record DIMENSION=QUANTITY (repeatable).
+    #[arg(long = "record", value_name = "DIM=QTY", conflicts_with = "billable")]
+    pub(crate) records: Vec<String>,
+    /// A v2 record KEY=QUANTITY[,PROPERTY=VALUE...] (repeatable).
+    #[arg(long = "billable", value_name = "KEY=QTY[,PROP=VALUE...]")]
+    pub(crate) billable: Vec<String>,
+    /// The group id (at most 36 characters); Suger deduplicates on it. Default: a random id.
+    #[arg(long, conflicts_with = "file")]
+    pub(crate) id: Option<String>,
+    /// When the usage happened (RFC 3339). Default: when Suger receives it.
+    #[arg(long, value_name = "RFC3339", conflicts_with = "file")]
+    pub(crate) timestamp: Option<String>,
+    /// Report every group of this CSV or NDJSON file (`-` for stdin).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["records", "billable"])]
+    pub(crate) file: Option<PathBuf>,
+    /// The file's format; default: from the extension, else from the first line.
+    #[arg(long, value_enum, requires = "file")]
+    pub(crate) format: Option<FileFormat>,
+    /// Enqueue the file's groups in the outbox in DIR, then flush it.
+    #[arg(long, value_name = "DIR", requires = "file")]
+    pub(crate) outbox: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FileArgs {
+    /// A CSV or NDJSON file (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// The file's format; default: from the extension, else from the first line.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<FileFormat>,
+}
+
+/// `--format` of usage files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FileFormat {
+    /// Comma-separated, header line required.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+/// Filters shared by `groups list` and `reports list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only this entitlement.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["buyer", "partner"])]
+    pub(crate) entitlement: Option<String>,
+    /// Only this buyer.
+    #[arg(long, value_name = "ID", conflicts_with = "partner")]
+    pub(crate) buyer: Option<String>,
+    /// Only this marketplace (AWS, AZURE, GCP, ...).
+    #[arg(long, value_name = "PARTNER")]
+    pub(crate) partner: Option<String>,
+    /// First day, YYYY-MM-DD (UTC, inclusive; groups: creation day).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) from: Option<String>,
+    /// Last day, YYYY-MM-DD (UTC, inclusive).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) to: Option<String>,
+    /// Page size, 1 to 1000 (with --all: per request).
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u32>,
+    /// Skip this many results.
+    #[arg(long, value_name = "N")]
+    pub(crate) offset: Option<u32>,
+    /// Fetch every page.
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GroupsCommand {
+    /// List usage record groups.
+    #[command(
+        after_help = "Example:\n  suger-metering groups list --entitlement ent-1 --status REPORT_FAILED --all -o ndjson"
+    )]
+    List {
+        #[command(flatten)]
+        filters: ListArgs,
+        /// Only groups with this status (CREATED, REPORTED, REPORT_FAILED, ...).
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+    },
+    /// Delete a group (only CREATED or INVALID ones can be).
+    #[command(
+        after_help = "Example:\n  suger-metering groups delete 7d9f0c1e-... --date 2026-03-01"
+    )]
+    Delete(GroupIdArgs),
+    /// Retry a REPORT_FAILED group (it goes back to CREATED for the next hourly report).
+    #[command(after_help = "Example:\n  suger-metering groups retry 7d9f0c1e-...")]
+    Retry(GroupIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GroupIdArgs {
+    /// The usage record group id.
+    pub(crate) id: String,
+    /// The group's creation day, YYYY-MM-DD (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) date: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportsCommand {
+    /// List usage record reports.
+    #[command(
+        after_help = "Example:\n  suger-metering reports list --entitlement ent-1 --from 2026-03-01 --all"
+    )]
+    List {
+        #[command(flatten)]
+        filters: ListArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MetricsCommand {
+    /// List billable metrics.
+    #[command(after_help = "Example:\n  suger-metering metrics list --status ACTIVE")]
+    List {
+        /// Only metrics with this status (ACTIVE, DELETED).
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+    },
+    /// Get one billable metric.
+    #[command(after_help = "Example:\n  suger-metering metrics get m-1")]
+    Get {
+        /// The billable metric id.
+        id: String,
+    },
+    /// Create a billable metric from a JSON file (`-` for stdin).
+    #[command(
+        after_help = "Example:\n  echo '{\"name\":\"API calls\",\"aggregationType\":\"SUM\"}' | suger-metering metrics create --file -"
+    )]
+    Create {
+        /// A BillableMetric JSON object.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Update a billable metric's name, description or status.
+    #[command(
+        after_help = "Example:\n  suger-metering metrics update m-1 --name \"API calls (v2)\""
+    )]
+    Update {
+        /// The billable metric id.
+        id: String,
+        /// New name, 4 to 50 characters.
+        #[arg(long)]
+        name: Option<String>,
+        /// New description, at most 300 characters.
+        #[arg(long)]
+        description: Option<String>,
+        /// New status (ACTIVE, DELETED).
+        #[arg(long)]
+        status: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print the usage metering config.
+    #[command(after_help = "Example:\n  suger-metering config get -o json > config.json")]
+    Get,
+    /// Update the config from a JSON file: partners in the file replace the same partner's
+    /// current entry; partners it does not name are kept (read-modify-write).
+    #[command(after_help = "Example:\n  suger-metering config set --file config.json")]
+    Set {
+        /// A UsageMeteringConfigInfo JSON object (`-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OutboxCommand {
+    /// Count the reports waiting in an outbox.
+    #[command(after_help = "Example:\n  suger-metering outbox status --dir /var/lib/myapp/outbox")]
+    Status {
+        /// The outbox directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Send what is waiting in an outbox (for cron: `*/5 * * * *`).
+    #[command(
+        after_help = "Example (crontab):\n  */5 * * * * suger-metering outbox flush --dir /var/lib/myapp/outbox"
+    )]
+    Flush {
+        /// The outbox directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FakeArgs {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) port: u16,
+    /// Loopback address to listen on (127.0.0.1, ::1 or localhost).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) host: String,
+    /// A JSON file of billableMetrics, usageRecordGroups and usageMeteringConfigInfo to preload.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) seed: Option<PathBuf>,
+    /// How many requests to remember for GET /_fake/requests.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub(crate) max_requests: usize,
+    /// Most connections served at once (one thread each); more are closed on accept.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub(crate) max_connections: usize,
+    /// Close connections idle (or sending one request) for longer than this many seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub(crate) read_timeout: f64,
+}

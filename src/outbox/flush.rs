@@ -1,0 +1,262 @@
+//! Sending what is pending: [`Outbox::flush`] and its [`FlushSummary`].
+
+use std::fs;
+use std::path::Path;
+use std::sync::PoisonError;
+
+use time::{Duration, OffsetDateTime};
+
+use super::store;
+use super::{Entry, Outbox, OutboxError};
+use crate::client::MeteringClient;
+use crate::error::Error;
+use crate::error::error_chain;
+
+/// AWS Marketplace accepts usage up to 6 hours late.
+pub(crate) const AWS_LATE: Duration = Duration::hours(6);
+/// Azure Marketplace accepts usage up to 24 hours late.
+pub(crate) const AZURE_LATE: Duration = Duration::hours(24);
+/// A flush stops after this many transient failures in a row: Suger looks unreachable.
+const STOP_AFTER_FAILURES: u32 = 3;
+
+/// What one [`Outbox::flush`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct FlushSummary {
+    /// Reports Suger answered with 2xx: recorded now, removed from the outbox.
+    pub recorded: usize,
+    /// Reports Suger answered 409: recorded by an earlier attempt (a lost answer, a crash before
+    /// the removal), removed from the outbox.
+    pub already_recorded: usize,
+    /// Reports still pending after this flush (a timeout, a lost answer, 429, 5xx, or not tried
+    /// because the flush stopped early); they are sent again by the next flush.
+    pub pending: usize,
+    /// Reports Suger refused for good (400, 404, invalid): moved to `dead/` with its message.
+    pub dead: usize,
+    /// Files that could not be read as a report: moved to `damaged/`.
+    pub damaged: usize,
+    /// Pending reports whose usage is older than AWS Marketplace accepts (6 hours).
+    pub overdue: usize,
+    /// Pending reports whose usage is older than Azure Marketplace accepts (24 hours).
+    pub overdue_24h: usize,
+    /// The last failure that kept a report pending, if any.
+    pub last_error: Option<String>,
+}
+
+/// What an answer means for an entry.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    /// Recorded by an earlier attempt (409): remove.
+    AlreadyRecorded,
+    /// A bad API key: stop, keep everything.
+    Stop,
+    /// Will never pass: dead letter.
+    Dead,
+    /// May pass later: keep.
+    Keep,
+}
+
+/// Classifies a failed report through the error's predicates and status (not its variants,
+/// except `InvalidRequest`, which is stable).
+fn verdict(e: &Error) -> Verdict {
+    if e.is_already_reported() || e.status() == Some(409) {
+        return Verdict::AlreadyRecorded;
+    }
+    match e.status() {
+        Some(401 | 403) => Verdict::Stop,
+        _ if e.is_retryable() => Verdict::Keep,
+        Some(400..=499) => Verdict::Dead,
+        _ if matches!(e, Error::InvalidRequest { .. }) => Verdict::Dead,
+        _ => Verdict::Keep,
+    }
+}
+
+impl Outbox {
+    /// Sends what is pending, oldest first, each as a single report with its id, and tells
+    /// what happened.
+    ///
+    /// * 2xx, or 409 to the id (recorded earlier): the entry is removed.
+    /// * A timeout, a lost answer, 429 or 5xx (after the client's own retries with backoff):
+    ///   the entry stays for the next flush. After a 429, or 3 such failures in a row (Suger
+    ///   looks unreachable), the flush stops and keeps the rest: a flush never spins.
+    /// * 400, 404 or another refusal that will never pass: the entry moves to `dead/` with the
+    ///   server's message in `<name>.reason.txt`, and the flush goes on.
+    /// * A file that cannot be read as a report moves to `damaged/`; the flush goes on.
+    /// * 401 or 403 (a bad API key): the flush stops at once, keeps every entry, and returns
+    ///   the error.
+    ///
+    /// Entries whose usage is older than the marketplaces accept (6 h for AWS, 24 h for Azure)
+    /// are counted in the summary and logged as warnings; they are still sent.
+    ///
+    /// ```
+    /// # use suger_metering::fake::FakeSuger;
+    /// # use suger_metering::Outbox;
+    /// # let fake = FakeSuger::start()?;
+    /// # let dir = std::env::temp_dir().join(format!("outbox-doc-flush-{}", std::process::id()));
+    /// let outbox = Outbox::open(&dir)?;
+    /// let summary = outbox.flush(&fake.client())?;
+    /// println!("{} recorded, {} still pending", summary.recorded, summary.pending);
+    /// # drop(outbox); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`OutboxError::Report`] for 401/403 (nothing removed after it); [`OutboxError::Io`] when
+    /// the directory cannot be read or an entry cannot be moved aside.
+    pub fn flush(&self, client: &MeteringClient) -> Result<FlushSummary, OutboxError> {
+        let _one_at_a_time = self
+            .flush_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = OffsetDateTime::now_utc();
+        let mut s = FlushSummary::default();
+        let mut failures_in_a_row = 0;
+        let mut stopped = false;
+        for name in store::list(&self.pending)? {
+            let path = self.pending.join(&name);
+            if stopped {
+                s.pending += 1;
+                count_age(&mut s, now, enqueued_at(&name));
+                continue;
+            }
+            let (entry, size) = match read_entry(&path) {
+                Ok(read) => read,
+                Err(why) => {
+                    self.move_aside(&name, &self.damaged, &why)?;
+                    log::warn!(target: "suger_metering", "outbox: damaged entry {name} moved to damaged/: {why}");
+                    s.damaged += 1;
+                    continue;
+                }
+            };
+            let usage_time = entry.params.timestamp.unwrap_or(entry.enqueued_at);
+            let outcome = client.report_usage_record_group(&entry.entitlement_id, &entry.params);
+            let verdict = match &outcome {
+                Ok(_) => None,
+                Err(e) => Some(verdict(e)),
+            };
+            match verdict {
+                None | Some(Verdict::AlreadyRecorded) => {
+                    if verdict.is_none() {
+                        s.recorded += 1;
+                    } else {
+                        s.already_recorded += 1;
+                    }
+                    failures_in_a_row = 0;
+                    self.remove(&path, size);
+                }
+                Some(Verdict::Stop) => return Err(outcome.unwrap_err().into()),
+                Some(Verdict::Dead) => {
+                    let e = outcome.unwrap_err();
+                    let id = entry.params.id.as_deref().unwrap_or_default();
+                    log::warn!(target: "suger_metering", "outbox: report {id} refused for good, moved to dead/: {e}");
+                    self.move_aside(&name, &self.dead, &error_chain(&e))?;
+                    s.dead += 1;
+                }
+                Some(Verdict::Keep) => {
+                    let e = outcome.unwrap_err();
+                    s.pending += 1;
+                    count_age(&mut s, now, usage_time);
+                    failures_in_a_row += 1;
+                    stopped = e.status() == Some(429) || failures_in_a_row >= STOP_AFTER_FAILURES;
+                    s.last_error = Some(error_chain(&e));
+                }
+            }
+        }
+        if s.overdue > 0 {
+            log::warn!(
+                target: "suger_metering",
+                "outbox: {} pending report(s) hold usage older than 6 hours (AWS Marketplace refuses it), {} older than 24 hours (Azure)",
+                s.overdue,
+                s.overdue_24h
+            );
+        }
+        Ok(s)
+    }
+
+    /// Removes a recorded entry. A failure is only logged: the entry is sent again and answered
+    /// 409, which removes it then.
+    fn remove(&self, path: &Path, size: u64) {
+        match fs::remove_file(path) {
+            Ok(()) => self.release(size),
+            Err(e) => {
+                log::warn!(target: "suger_metering", "outbox: cannot remove recorded entry {}: {e}", path.display())
+            }
+        }
+    }
+
+    /// Moves `pending/<name>` into `to`, with `<name>.reason.txt` next to it.
+    fn move_aside(&self, name: &str, to: &Path, reason: &str) -> Result<(), OutboxError> {
+        let reason_path = to.join(format!("{name}.reason.txt"));
+        // The reason first: a crash before the rename leaves the entry pending, to be moved
+        // again (and the reason rewritten) by the next flush.
+        store::write_durable(
+            self.tmp_dir(),
+            &reason_path,
+            format!("{reason}\n").as_bytes(),
+        )?;
+        self.charge(reason.len() as u64 + 1);
+        let dest = to.join(name);
+        fs::rename(self.pending.join(name), &dest)
+            .map_err(|e| OutboxError::io("rename", &dest, e))?;
+        store::sync_dir(to)?;
+        store::sync_dir(&self.pending)
+    }
+}
+
+/// Reads and checks one entry; the error text says why it is damaged.
+fn read_entry(path: &Path) -> Result<(Entry, u64), String> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let entry: Entry =
+        serde_json::from_slice(&bytes).map_err(|e| format!("is not a report: {e}"))?;
+    if entry.entitlement_id.is_empty() || entry.params.id.as_deref().is_none_or(str::is_empty) {
+        return Err("has no entitlement id or no report id".into());
+    }
+    Ok((entry, bytes.len() as u64))
+}
+
+/// The enqueue time encoded at the start of an entry's name (nanoseconds since the epoch).
+fn enqueued_at(name: &str) -> OffsetDateTime {
+    name.split('-')
+        .next()
+        .and_then(|n| n.parse::<i128>().ok())
+        .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+        .unwrap_or_else(OffsetDateTime::now_utc)
+}
+
+fn count_age(s: &mut FlushSummary, now: OffsetDateTime, usage_time: OffsetDateTime) {
+    let age = now - usage_time;
+    s.overdue += usize::from(age > AWS_LATE);
+    s.overdue_24h += usize::from(age > AZURE_LATE);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16) -> Error {
+        Error::Api {
+            status,
+            message: "m".into(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn verdicts_follow_the_status() {
+        assert_eq!(verdict(&api(409)), Verdict::AlreadyRecorded);
+        assert_eq!(verdict(&api(401)), Verdict::Stop);
+        assert_eq!(verdict(&api(403)), Verdict::Stop);
+        assert_eq!(verdict(&api(400)), Verdict::Dead);
+        assert_eq!(verdict(&api(404)), Verdict::Dead);
+        assert_eq!(verdict(&Error::invalid("records", "x")), Verdict::Dead);
+        for keep in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(verdict(&api(keep)), Verdict::Keep, "{keep}");
+        }
+    }
+
+    #[test]
+    fn the_enqueue_time_is_read_back_from_the_name() {
+        let t = enqueued_at("00000001764000000000000000-00000001-x.json");
+        assert_eq!(t.unix_timestamp(), 1_764_000_000);
+    }
+}
