@@ -31,7 +31,9 @@ fn create_sends_every_set_field_with_lowercase_organization_id() {
                 ],
                 "groupBys": ["region", "model"]
             },
-            "status": "ACTIVE"
+            "status": "ACTIVE",
+            // A field the crate does not model, read from the fixture: sent back as it was.
+            "createdBy": "user-1"
         }),
     )
     .with_status(200)
@@ -70,6 +72,7 @@ fn create_with_only_a_name_sends_only_the_name() {
             status: Some(BillableMetricStatus::Active),
             creation_time: Some(time::macros::datetime!(2026-03-01 10:00:00 UTC)),
             last_update_time: Some(time::macros::datetime!(2026-03-01 10:00:00 UTC)),
+            ..Default::default()
         }
     );
 }

@@ -19,6 +19,7 @@ fn get_sends_no_body_and_decodes_every_partner_config() {
 
 #[test]
 fn update_sends_partner_usage_metering_configs() {
+    // Numbers as Go writes them (`1`, not `1.0`), and the fixture's unknown fields sent back.
     let sent = json!({
         "partnerUsageMeteringConfigs": [
             {
@@ -32,8 +33,8 @@ fn update_sends_partner_usage_metering_configs() {
                 },
                 "dimensionMappingV2": {
                     "api_calls": [
-                        { "dimensionKey": "requests", "convertionMultiplier": 1.0, "mappingMode": "" },
-                        { "dimensionKey": "spend", "convertionMultiplier": 0.0, "mappingMode": "AMOUNT" }
+                        { "dimensionKey": "requests", "convertionMultiplier": 1, "mappingMode": "" },
+                        { "dimensionKey": "spend", "convertionMultiplier": 0, "mappingMode": "AMOUNT" }
                     ]
                 }
             },
@@ -51,10 +52,12 @@ fn update_sends_partner_usage_metering_configs() {
                 "enableCommitWithAdditionalUsageMetering": true,
                 "enableDimensionMapping": true,
                 "dimensionMappingV2": {
-                    "gpu_hours": [ { "dimensionKey": "gpu", "convertionMultiplier": 2.0, "mappingMode": "PERCENT" } ]
-                }
+                    "gpu_hours": [ { "dimensionKey": "gpu", "convertionMultiplier": 2, "mappingMode": "PERCENT" } ]
+                },
+                "enableRounding": true
             }
-        ]
+        ],
+        "updatedBy": "someone@example.com"
     });
     let got = answered_json(
         "PATCH",
@@ -102,6 +105,7 @@ fn update_with_a_partner_without_mappings_omits_them() {
                     enable_dimension_mapping: true,
                     ..Default::default()
                 }],
+                ..Default::default()
             })
         },
     )

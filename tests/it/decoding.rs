@@ -6,7 +6,7 @@ use crate::support::*;
 use serde::de::DeserializeOwned;
 use suger_metering::*;
 use time::UtcOffset;
-use time::macros::{datetime, offset};
+use time::macros::datetime;
 
 fn decode<T: DeserializeOwned>(name: &str) -> T {
     serde_json::from_str(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -27,10 +27,11 @@ fn v1_group_decodes_exactly() {
     assert_eq!(g.records["huge"], 1.5e300);
     // A serial beyond 32 bits.
     assert_eq!(g.serial_id, 4_815_162_342);
-    // 9 fractional digits and a non-UTC offset are kept exactly.
+    // 9 fractional digits are kept exactly; a time sent with another offset (+02:00) is the
+    // same instant in UTC.
     let created = g.creation_time.unwrap();
     assert_eq!(created.nanosecond(), 1);
-    assert_eq!(created.offset(), offset!(+2));
+    assert_eq!(created.offset(), UtcOffset::UTC);
     assert_eq!(created, datetime!(2026-03-01 10:00:01.000000001 UTC));
     let meta = g.meta_info.as_ref().unwrap();
     assert_eq!(meta.timestamp.unwrap().nanosecond(), 123_456_789);
@@ -61,17 +62,19 @@ fn v2_group_decodes_exactly() {
     assert!(meta.billable_records[2].properties.is_empty()); // no "properties"
     assert!(meta.origin_records.is_empty()); // null
     assert!(meta.skip_validation);
-    // Offsets are kept.
+    // Times sent with offsets (-08:00, +05:30, -07:00) decode to UTC, nanoseconds kept.
     let ts = meta.timestamp.unwrap();
-    assert_eq!(ts.offset(), offset!(-8));
+    assert_eq!(ts.offset(), UtcOffset::UTC);
+    assert_eq!(ts, datetime!(2026-03-01 07:59:59.999999999 UTC));
     assert_eq!(ts.nanosecond(), 999_999_999);
     assert_eq!(
-        g.last_update_time.unwrap().offset(),
-        UtcOffset::from_hms(5, 30, 0).unwrap()
+        g.last_update_time.unwrap(),
+        datetime!(2026-03-01 09:00:00.5 UTC)
     );
+    assert_eq!(g.last_update_time.unwrap().offset(), UtcOffset::UTC);
     assert_eq!(g.last_update_time.unwrap().nanosecond(), 500_000_000);
     let reported = g.reported_time.unwrap();
-    assert_eq!(reported.offset(), offset!(-7));
+    assert_eq!(reported.offset(), UtcOffset::UTC);
     assert_eq!(reported, datetime!(2026-03-01 10:00:00.000001 UTC));
 }
 
@@ -150,8 +153,12 @@ fn usage_record_reports_with_raw_marketplace_payloads_decode_exactly() {
         azure.azure_metering_response.as_ref().unwrap()["result"][0]["status"],
         "Accepted"
     );
-    assert_eq!(azure.start_time.unwrap().offset(), offset!(-5));
-    assert_eq!(reports[1].creation_time.unwrap().offset(), offset!(+1));
+    assert_eq!(azure.start_time.unwrap().offset(), UtcOffset::UTC);
+    assert_eq!(
+        azure.start_time.unwrap(),
+        datetime!(2026-03-01 10:00:00 UTC)
+    );
+    assert_eq!(reports[1].creation_time.unwrap().offset(), UtcOffset::UTC);
 
     // A report with `info: null`, an empty partner and a zero creation time.
     assert_eq!(reports[2].info, None);
@@ -194,7 +201,7 @@ fn billable_metric_list_with_unknown_enum_values_decodes_exactly() {
         filter.value_type,
         Some(BillableMetricFilterValueType::Other("BOOLEAN".into()))
     );
-    assert_eq!(list[0].last_update_time.unwrap().offset(), offset!(+1));
+    assert_eq!(list[0].last_update_time.unwrap().offset(), UtcOffset::UTC);
     assert_eq!(list[0].last_update_time.unwrap().nanosecond(), 1);
     assert_eq!(list[2].info, None);
 }

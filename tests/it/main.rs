@@ -16,6 +16,7 @@ mod fake_http;
 mod fake_server;
 mod faults;
 mod logging;
+mod round_trip;
 mod scenarios;
 mod security;
 mod smoke;

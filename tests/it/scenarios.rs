@@ -326,7 +326,7 @@ fn v2_billable_records_are_stored_and_records_is_sent_as_an_empty_object() {
         body["billableRecords"],
         json!([
             {"key": "cpu_hours", "quantity": 2.5, "properties": {"region": "us-east-1"}},
-            {"key": "requests", "quantity": 10.0}
+            {"key": "requests", "quantity": 10}
         ])
     );
 
@@ -1166,8 +1166,9 @@ fn config_get_null_as_empty_and_patch_round_trip() {
                     "api_calls".to_string(),
                     vec![UsageMeteringDimensionMappingValue {
                         dimension_key: "calls".into(),
-                        convertion_multiplier: 0.5,
+                        convertion_multiplier: Some(0.5),
                         mapping_mode: Some(UsageMeteringDimensionMappingMode::Quantity),
+                        ..Default::default()
                     }],
                 )]
                 .into(),
@@ -1179,6 +1180,7 @@ fn config_get_null_as_empty_and_patch_round_trip() {
                 ..Default::default()
             },
         ],
+        ..Default::default()
     };
     let updated = c.update_usage_metering_config_info(&wanted).expect("patch");
     assert_eq!(updated, wanted);

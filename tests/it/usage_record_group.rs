@@ -54,8 +54,8 @@ fn report_v2_sends_records_as_empty_object_and_keeps_the_timestamp_offset() {
         "organizationID": "org-1",
         "records": {},
         "billableRecords": [
-            { "key": "tokens", "quantity": 3.0, "properties": { "model": "large", "weight": 2.5, "cached": false } },
-            { "key": "seats", "quantity": 1.0 }
+            { "key": "tokens", "quantity": 3, "properties": { "model": "large", "weight": 2.5, "cached": false } },
+            { "key": "seats", "quantity": 1 }
         ],
         "timestamp": "2026-02-28T23:59:59.999999999-08:00"
     });
@@ -189,7 +189,7 @@ fn batch_json() -> serde_json::Value {
         {
             "entitlementID": "ent-2",
             "records": {},
-            "billableRecords": [ { "key": "tokens", "quantity": 0.0, "properties": { "model": "small" } } ]
+            "billableRecords": [ { "key": "tokens", "quantity": 0, "properties": { "model": "small" } } ]
         }
     ])
 }
@@ -325,13 +325,7 @@ fn list_with_entitlement_and_every_other_setter_sends_them_all() {
         )
         .unwrap();
     m.assert();
-    assert_eq!(
-        got,
-        ListUsageRecordGroupsResponse {
-            usage_record_groups: vec![],
-            next_offset: None,
-        }
-    );
+    assert_eq!(got, ListUsageRecordGroupsResponse::default());
 }
 
 #[test]

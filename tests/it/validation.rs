@@ -340,9 +340,10 @@ fn batch_with_a_nan_quantity_is_refused() {
 #[test]
 fn batch_report_with_meta_info_is_refused() {
     let batch = [NewUsageRecordGroup {
-        meta_info: Some(MeteringUsageRecordGroupMetaInfo {
-            skip_validation: true,
-            ..Default::default()
+        meta_info: Some({
+            let mut meta = MeteringUsageRecordGroupMetaInfo::default();
+            meta.skip_validation = true;
+            meta
         }),
         ..item("ent-1", &[("a", 1.0)])
     }];

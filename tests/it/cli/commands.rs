@@ -104,7 +104,7 @@ fn report_v2_billable_records_with_properties_and_timestamp() {
         json!({
             "id": "v2", "entitlementID": "ent-1", "organizationID": "fake-org", "records": {},
             "billableRecords": [
-                {"key": "api_calls", "quantity": 3.0, "properties": {"beta": true, "region": "eu", "tier": 2}},
+                {"key": "api_calls", "quantity": 3, "properties": {"beta": true, "region": "eu", "tier": 2}},
                 {"key": "storage", "quantity": 1.5}
             ],
             "timestamp": "2026-03-01T10:00:00Z"

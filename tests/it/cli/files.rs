@@ -187,7 +187,7 @@ fn ndjson_lines_are_reported_once_each_and_rerunning_bills_once() {
     let bodies = report_bodies(&fake);
     assert_eq!(
         bodies[1]["billableRecords"],
-        json!([{"key": "m1", "quantity": 2.0, "properties": {"region": "eu"}}])
+        json!([{"key": "m1", "quantity": 2, "properties": {"region": "eu"}}])
     );
     assert_eq!(bodies[2]["id"], "given-id");
     assert_eq!(bodies[0]["organizationID"], "fake-org");

@@ -22,12 +22,18 @@ fn an_outbox_keeps_what_suger_refused_until_a_later_flush_sends_it_once() {
             .times(2)
             .only(Operation::ReportUsageRecordGroup),
     );
-    let summary = |pending: u64, recorded: u64, already: u64| {
-        json!({"recorded": recorded, "alreadyRecorded": already, "pending": pending, "dead": 0})
-    };
+    let summary = |pending: u64, recorded: u64, already: u64| json!({"recorded": recorded, "alreadyRecorded": already, "pending": pending, "dead": 0});
     let r = run(
         &fake,
-        &["--max-attempts", "1", "report", "--file", path, "--outbox", dir],
+        &[
+            "--max-attempts",
+            "1",
+            "report",
+            "--file",
+            path,
+            "--outbox",
+            dir,
+        ],
     );
     assert_eq!(r.code(4).json(), summary(2, 0, 0));
     r.error_line(&["2 reports are still pending", "outbox flush"]);

@@ -209,15 +209,16 @@ fn metrics_create_get_list_update() {
     run(&fake, &["metrics", "get", "nope"])
         .code(1)
         .error_line(&["404"]);
-    // A field the model does not know would be dropped: refused, nothing sent.
-    let before = fake.requests().len();
+    // A field the crate does not model is kept and sent as given (Suger may know it).
     let file = temp_file("m.json", r#"{"name": "Storage", "aggregationTyp": "SUM"}"#);
     run(
         &fake,
         &["metrics", "create", "--file", file.to_str().unwrap()],
     )
-    .code(2)
-    .error_line(&["aggregationTyp"]);
+    .code(0);
+    let sent = fake.requests().last().unwrap().json().unwrap();
+    assert_eq!(sent, json!({"name": "Storage", "aggregationTyp": "SUM"}));
+    let before = fake.requests().len();
     run_stdin(&fake, &["metrics", "create", "--file", "-"], "{nope")
         .code(2)
         .error_line(&["invalid JSON"]);
@@ -257,13 +258,12 @@ fn config_get_and_set_keep_partners_the_file_does_not_name() {
             .len(),
         2
     );
-    let bad = temp_file(
+    // A field the crate does not model (a switch Suger added) is kept and sent as given.
+    let newer = temp_file(
         "c.json",
         r#"{"partnerUsageMeteringConfigs": [{"partner": "AWS", "newSwitch": true}]}"#,
     );
-    let before = fake.requests().len();
-    run(&fake, &["config", "set", "--file", bad.to_str().unwrap()])
-        .code(2)
-        .error_line(&["partnerUsageMeteringConfigs[0].newSwitch"]);
-    assert_eq!(fake.requests().len(), before);
+    run(&fake, &["config", "set", "--file", newer.to_str().unwrap()]).code(0);
+    let sent = fake.requests().last().unwrap().json().unwrap();
+    assert_eq!(sent["partnerUsageMeteringConfigs"][0]["newSwitch"], true);
 }

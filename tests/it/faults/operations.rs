@@ -180,6 +180,7 @@ fn update_config_drop_after_apply_is_retried_and_ends_right() {
             enable_dimension_mapping: true,
             ..Default::default()
         }],
+        ..Default::default()
     };
     env.inject(
         Fault::drop_after_apply(),

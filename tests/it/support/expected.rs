@@ -9,6 +9,20 @@ use serde_json::json;
 use suger_metering::*;
 use time::macros::datetime;
 
+/// Builds a model with struct-literal syntax from `Default` (or from the `..base` given) and
+/// field assignments: the response models are `#[non_exhaustive]`, so outside the crate they
+/// cannot be built with a literal (which is what lets the crate add fields to them).
+macro_rules! build {
+    ($t:ident { $($field:ident : $value:expr),* $(,)? }) => {
+        build!($t { $($field: $value,)* ..$t::default() })
+    };
+    ($t:ident { $($field:ident : $value:expr,)* ..$base:expr }) => {{
+        let mut built: $t = $base;
+        $(built.$field = $value;)*
+        built
+    }};
+}
+
 /// A `BTreeMap<String, f64>` from pairs.
 pub fn quantities(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -30,12 +44,14 @@ fn model_is_large_and_weight_gte(weight: serde_json::Value) -> Vec<BillableMetri
             operation: Some(BillableMetricFilterOperation::Is),
             value: Some(json!("large")),
             value_type: Some(BillableMetricFilterValueType::String),
+            ..Default::default()
         },
         BillableMetricFilter {
             name: "weight".into(),
             operation: Some(BillableMetricFilterOperation::Gte),
             value: Some(weight),
             value_type: Some(BillableMetricFilterValueType::Float),
+            ..Default::default()
         },
     ]
 }
@@ -48,7 +64,7 @@ pub fn report_usage_record_group() -> MeteringUsageRecordGroup {
         ("tiny", 1e-7),
         ("huge", 1.5e300),
     ]);
-    MeteringUsageRecordGroup {
+    build!(MeteringUsageRecordGroup {
         id: "urg-2026-03-01T10-ent-1".into(),
         buyer_id: "buyer-9".into(),
         entitlement_id: "ent-1".into(),
@@ -56,7 +72,7 @@ pub fn report_usage_record_group() -> MeteringUsageRecordGroup {
         partner: Some(Partner::Aws),
         records: records.clone(),
         status: Some(UsageRecordGroupStatus::Created),
-        meta_info: Some(MeteringUsageRecordGroupMetaInfo {
+        meta_info: Some(build!(MeteringUsageRecordGroupMetaInfo {
             skip_validation: false,
             billable_records: vec![],
             origin_records: records,
@@ -75,18 +91,18 @@ pub fn report_usage_record_group() -> MeteringUsageRecordGroup {
             stripe_subscription_item_id: String::new(),
             stripe_usage_record_summary_id: String::new(),
             stripe_usage_record_summary_total_usage: 0,
-        }),
+        })),
         serial_id: 4_815_162_342,
         usage_record_report_id: String::new(),
         creation_time: Some(datetime!(2026-03-01 12:00:01.000000001 +02:00)),
         last_update_time: Some(datetime!(2026-03-01 10:00:01.987654321 UTC)),
         reported_time: None,
-    }
+    })
 }
 
 /// fixtures/usage_record_group_v2.json: a reported v2 group (billable records in metaInfo).
 pub fn usage_record_group_v2() -> MeteringUsageRecordGroup {
-    MeteringUsageRecordGroup {
+    build!(MeteringUsageRecordGroup {
         id: "5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11".into(),
         buyer_id: "buyer-3".into(),
         entitlement_id: "ent-2".into(),
@@ -94,7 +110,7 @@ pub fn usage_record_group_v2() -> MeteringUsageRecordGroup {
         partner: Some(Partner::Gcp),
         records: BTreeMap::new(),
         status: Some(UsageRecordGroupStatus::Reported),
-        meta_info: Some(MeteringUsageRecordGroupMetaInfo {
+        meta_info: Some(build!(MeteringUsageRecordGroupMetaInfo {
             skip_validation: true,
             billable_records: vec![
                 MeteringUsageRecord {
@@ -108,6 +124,7 @@ pub fn usage_record_group_v2() -> MeteringUsageRecordGroup {
                         "tags": ["a", "b"],
                         "extra": null
                     })),
+                    ..Default::default()
                 },
                 MeteringUsageRecord::new("requests", 0.25),
                 MeteringUsageRecord::new("seats", 1.0),
@@ -128,20 +145,20 @@ pub fn usage_record_group_v2() -> MeteringUsageRecordGroup {
             stripe_subscription_item_id: "si_1".into(),
             stripe_usage_record_summary_id: "sis_1".into(),
             stripe_usage_record_summary_total_usage: 42,
-        }),
+        })),
         serial_id: 7,
         usage_record_report_id: "urr-77".into(),
         creation_time: Some(datetime!(2026-03-01 08:00:00 UTC)),
         last_update_time: Some(datetime!(2026-03-01 14:30:00.5 +05:30)),
         reported_time: Some(datetime!(2026-03-01 03:00:00.000001 -07:00)),
-    }
+    })
 }
 
 /// fixtures/list_usage_record_groups.json.
 pub fn list_usage_record_groups() -> ListUsageRecordGroupsResponse {
-    ListUsageRecordGroupsResponse {
+    build!(ListUsageRecordGroupsResponse {
         usage_record_groups: vec![
-            MeteringUsageRecordGroup {
+            build!(MeteringUsageRecordGroup {
                 id: "urg-a".into(),
                 buyer_id: "buyer-9".into(),
                 entitlement_id: "ent-1".into(),
@@ -149,18 +166,18 @@ pub fn list_usage_record_groups() -> ListUsageRecordGroupsResponse {
                 partner: Some(Partner::Azure),
                 records: quantities(&[("api_calls", 10.0), ("gpu_hours", 0.125)]),
                 status: Some(UsageRecordGroupStatus::Other("ARCHIVED".into())),
-                meta_info: Some(MeteringUsageRecordGroupMetaInfo {
+                meta_info: Some(build!(MeteringUsageRecordGroupMetaInfo {
                     source: Some(UsageRecordGroupSource::Unspecified),
                     ..Default::default()
-                }),
+                })),
                 serial_id: 1,
                 usage_record_report_id: String::new(),
                 creation_time: Some(datetime!(2026-03-02 00:00:00.000000001 UTC)),
                 last_update_time: Some(datetime!(2026-03-02 00:00:00.000000001 UTC)),
                 reported_time: None,
-            },
+            }),
             usage_record_group_v2(),
-            MeteringUsageRecordGroup {
+            build!(MeteringUsageRecordGroup {
                 id: "urg-c".into(),
                 buyer_id: String::new(),
                 entitlement_id: "ent-3".into(),
@@ -174,17 +191,17 @@ pub fn list_usage_record_groups() -> ListUsageRecordGroupsResponse {
                 creation_time: None,
                 last_update_time: None,
                 reported_time: None,
-            },
+            }),
         ],
         next_offset: Some(3),
-    }
+    })
 }
 
 /// fixtures/batch_report_usage_record_groups.json.
 pub fn batch_report_usage_record_groups() -> Vec<MeteringUsageRecordGroup> {
     let created = Some(datetime!(2026-03-01 10:00:02.25 UTC));
     vec![
-        MeteringUsageRecordGroup {
+        build!(MeteringUsageRecordGroup {
             id: "b7e1d2c3-0000-4000-8000-000000000001".into(),
             buyer_id: "buyer-9".into(),
             entitlement_id: "ent-1".into(),
@@ -192,19 +209,19 @@ pub fn batch_report_usage_record_groups() -> Vec<MeteringUsageRecordGroup> {
             partner: Some(Partner::Aws),
             records: quantities(&[("api_calls", 5.0)]),
             status: Some(UsageRecordGroupStatus::Created),
-            meta_info: Some(MeteringUsageRecordGroupMetaInfo {
+            meta_info: Some(build!(MeteringUsageRecordGroupMetaInfo {
                 origin_records: quantities(&[("api_calls", 5.0)]),
                 source: Some(UsageRecordGroupSource::Api),
                 timestamp: Some(datetime!(2026-03-01 10:00:00 UTC)),
                 ..Default::default()
-            }),
+            })),
             serial_id: 101,
             usage_record_report_id: String::new(),
             creation_time: created,
             last_update_time: created,
             reported_time: None,
-        },
-        MeteringUsageRecordGroup {
+        }),
+        build!(MeteringUsageRecordGroup {
             id: "b7e1d2c3-0000-4000-8000-000000000002".into(),
             buyer_id: "buyer-3".into(),
             entitlement_id: "ent-2".into(),
@@ -212,25 +229,25 @@ pub fn batch_report_usage_record_groups() -> Vec<MeteringUsageRecordGroup> {
             partner: Some(Partner::Gcp),
             records: BTreeMap::new(),
             status: Some(UsageRecordGroupStatus::Created),
-            meta_info: Some(MeteringUsageRecordGroupMetaInfo {
+            meta_info: Some(build!(MeteringUsageRecordGroupMetaInfo {
                 billable_records: vec![
                     MeteringUsageRecord::new("tokens", 0.0).property("model", "small"),
                 ],
                 source: Some(UsageRecordGroupSource::Api),
                 ..Default::default()
-            }),
+            })),
             serial_id: 102,
             usage_record_report_id: String::new(),
             creation_time: created,
             last_update_time: created,
             reported_time: None,
-        },
+        }),
     ]
 }
 
 /// fixtures/delete_usage_record_group.json.
 pub fn delete_usage_record_group() -> MeteringUsageRecordGroup {
-    MeteringUsageRecordGroup {
+    build!(MeteringUsageRecordGroup {
         id: "urg-a".into(),
         buyer_id: "buyer-9".into(),
         entitlement_id: "ent-1".into(),
@@ -244,19 +261,19 @@ pub fn delete_usage_record_group() -> MeteringUsageRecordGroup {
         creation_time: Some(datetime!(2026-03-02 00:00:00 UTC)),
         last_update_time: Some(datetime!(2026-03-02 09:15:00.75 UTC)),
         reported_time: None,
-    }
+    })
 }
 
 /// fixtures/retry_usage_record_group.json: the delete fixture's group in another state.
 pub fn retry_usage_record_group() -> MeteringUsageRecordGroup {
-    MeteringUsageRecordGroup {
+    build!(MeteringUsageRecordGroup {
         id: "urg-failed".into(),
         partner: Some(Partner::Azure),
         status: Some(UsageRecordGroupStatus::Created),
         serial_id: 12,
         last_update_time: Some(datetime!(2026-03-03 00:00:00 UTC)),
         ..delete_usage_record_group()
-    }
+    })
 }
 
 /// fixtures/list_usage_record_reports.json.
@@ -268,7 +285,7 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
         "Timestamp": "2026-03-01T10:00:00Z",
         "UsageAllocations": null
     });
-    let aws = MeteringUsageRecordReport {
+    let aws = build!(MeteringUsageRecordReport {
         id: "urr-77".into(),
         buyer_id: "buyer-9".into(),
         entitlement_id: "ent-1".into(),
@@ -277,7 +294,7 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
         partner: Some(Partner::Aws),
         product_id: "prod-7".into(),
         creation_time: Some(datetime!(2026-03-01 11:00:05.123456789 UTC)),
-        info: Some(MeteringUsageRecordReportInfo {
+        info: Some(build!(MeteringUsageRecordReportInfo {
             status: Some(UsageRecordReportStatus::Success),
             message: String::new(),
             partner: Some(Partner::Aws),
@@ -317,8 +334,8 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
             gcp_metering_response: None,
             alibaba_metering_request: None,
             alibaba_metering_response: None,
-        }),
-    };
+        })),
+    });
     let azure_event = json!({
         "dimension": "tokens",
         "effectiveStartTime": "2026-03-01T10:00:00",
@@ -326,7 +343,7 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
         "quantity": 1500000,
         "resourceId": "8c3f3c52-5d4b-4d3b-9e0b-3c9d0b2f1a77"
     });
-    let azure = MeteringUsageRecordReport {
+    let azure = build!(MeteringUsageRecordReport {
         id: "urr-78".into(),
         buyer_id: "buyer-3".into(),
         entitlement_id: "ent-2".into(),
@@ -335,7 +352,7 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
         partner: Some(Partner::Azure),
         product_id: "prod-8".into(),
         creation_time: Some(datetime!(2026-03-01 12:00:05.5 +01:00)),
-        info: Some(MeteringUsageRecordReportInfo {
+        info: Some(build!(MeteringUsageRecordReportInfo {
             status: Some(UsageRecordReportStatus::Other("PARTIALLY_INVOICED".into())),
             message: "1 of 2 usage events were accepted".into(),
             partner: Some(Partner::Azure),
@@ -343,7 +360,7 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
             end_time: Some(datetime!(2026-03-01 06:00:00 -05:00)),
             usage_record_group_ids: vec!["5d1c7a2e-0b7f-4c1e-9a57-3f2b8c9d0e11".into()],
             aggregated_billable_records: vec![
-                AggregatedMeteringUsageRecord {
+                build!(AggregatedMeteringUsageRecord {
                     key: "tokens".into(),
                     name: "LLM tokens".into(),
                     quantity: 1_500_000.0,
@@ -352,14 +369,16 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
                     billable_metric_info: Some(BillableMetricInfo {
                         filter_groups: vec![BillableMetricFilterGroup {
                             filters: model_is_large_and_weight_gte(json!(2)),
+                            ..Default::default()
                         }],
                         group_bys: vec!["region".into()],
                         property_unique_on: String::new(),
+                        ..Default::default()
                     }),
                     group_bys_expression: "region".into(),
                     unique_count_aggregation_result: None,
-                },
-                AggregatedMeteringUsageRecord {
+                }),
+                build!(AggregatedMeteringUsageRecord {
                     key: "users".into(),
                     name: String::new(),
                     quantity: 3.0,
@@ -371,12 +390,13 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
                         filter_groups: vec![],
                         group_bys: vec![],
                         property_unique_on: "user_id".into(),
+                        ..Default::default()
                     }),
                     group_bys_expression: String::new(),
-                    unique_count_aggregation_result: Some(UniqueCountAggregationResult {
+                    unique_count_aggregation_result: Some(build!(UniqueCountAggregationResult {
                         new_items: object(json!({ "u1": {}, "u2": null, "u3": 1 })),
-                    }),
-                },
+                    })),
+                }),
             ],
             reported_records: BTreeMap::new(),
             included_records: BTreeMap::new(),
@@ -417,9 +437,9 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
             gcp_metering_response: None,
             alibaba_metering_request: None,
             alibaba_metering_response: None,
-        }),
-    };
-    let empty = MeteringUsageRecordReport {
+        })),
+    });
+    let empty = build!(MeteringUsageRecordReport {
         id: "urr-79".into(),
         entitlement_id: "ent-4".into(),
         organization_id: "org-1".into(),
@@ -427,11 +447,11 @@ pub fn list_usage_record_reports() -> ListUsageRecordReportsResponse {
         creation_time: None,
         info: None,
         ..Default::default()
-    };
-    ListUsageRecordReportsResponse {
+    });
+    build!(ListUsageRecordReportsResponse {
         usage_record_reports: vec![aws, azure, empty],
         next_offset: None,
-    }
+    })
 }
 
 /// fixtures/billable_metric.json.
@@ -446,15 +466,21 @@ pub fn billable_metric() -> BillableMetric {
             filter_groups: vec![
                 BillableMetricFilterGroup {
                     filters: model_is_large_and_weight_gte(json!(2.5)),
+                    ..Default::default()
                 },
-                BillableMetricFilterGroup { filters: vec![] },
+                BillableMetricFilterGroup {
+                    filters: vec![],
+                    ..Default::default()
+                },
             ],
             group_bys: vec!["region".into(), "model".into()],
             property_unique_on: String::new(),
+            ..Default::default()
         }),
         status: Some(BillableMetricStatus::Active),
         creation_time: Some(datetime!(2026-01-15 08:30:00.123456789 UTC)),
         last_update_time: None,
+        extra: object(json!({ "createdBy": "user-1" })),
     }
 }
 
@@ -471,6 +497,7 @@ pub fn list_billable_metrics() -> Vec<BillableMetric> {
             status: Some(BillableMetricStatus::Active),
             creation_time: Some(datetime!(2026-01-15 08:30:00 UTC)),
             last_update_time: Some(datetime!(2026-01-16 09:30:00.000000001 +01:00)),
+            ..Default::default()
         },
         BillableMetric {
             id: "bm-2".into(),
@@ -487,14 +514,18 @@ pub fn list_billable_metrics() -> Vec<BillableMetric> {
                         )),
                         value: Some(json!("^/v1/")),
                         value_type: Some(BillableMetricFilterValueType::Other("BOOLEAN".into())),
+                        ..Default::default()
                     }],
+                    ..Default::default()
                 }],
                 group_bys: vec![],
                 property_unique_on: String::new(),
+                ..Default::default()
             }),
             status: Some(BillableMetricStatus::Other("ARCHIVED".into())),
             creation_time: None,
             last_update_time: None,
+            extra: object(json!({ "version": 3 })),
         },
         BillableMetric {
             id: "bm-3".into(),
@@ -506,6 +537,7 @@ pub fn list_billable_metrics() -> Vec<BillableMetric> {
             status: Some(BillableMetricStatus::Deleted),
             creation_time: None,
             last_update_time: None,
+            ..Default::default()
         },
     ]
 }
@@ -515,8 +547,9 @@ pub fn usage_metering_config_info() -> UsageMeteringConfigInfo {
     let value = |key: &str, m: f64, mode: Option<UsageMeteringDimensionMappingMode>| {
         UsageMeteringDimensionMappingValue {
             dimension_key: key.into(),
-            convertion_multiplier: m,
+            convertion_multiplier: Some(m),
             mapping_mode: mode,
+            ..Default::default()
         }
     };
     UsageMeteringConfigInfo {
@@ -552,6 +585,7 @@ pub fn usage_metering_config_info() -> UsageMeteringConfigInfo {
                     ],
                 )]
                 .into(),
+                ..Default::default()
             },
             PartnerUsageMeteringConfig {
                 partner: Some(Partner::Azure),
@@ -573,7 +607,9 @@ pub fn usage_metering_config_info() -> UsageMeteringConfigInfo {
                     )],
                 )]
                 .into(),
+                extra: object(json!({ "enableRounding": true })),
             },
         ],
+        extra: object(json!({ "updatedBy": "someone@example.com" })),
     }
 }
