@@ -334,10 +334,24 @@ fn exit_1_for_other_failures() {
     run_cmd(cmd, &["metrics", "list", "--max-attempts", "1"], None)
         .code(1)
         .error_line(&["nothing was sent"]);
-    run(&fake, &["outbox", "status", "--dir", "/tmp/x"])
+    // A report Suger refuses for good is set aside in the outbox: exit 1, kept on disk.
+    let dir = super::temp_file("unused", "").with_file_name("outbox");
+    let outbox = suger_metering::Outbox::open(&dir).unwrap();
+    outbox
+        .enqueue(
+            "ent-1",
+            &suger_metering::CreateUsageRecordGroupParams {
+                records: [("api_calls".to_string(), 1.0)].into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    drop(outbox);
+    fake.inject(Fault::status(400).only(Operation::ReportUsageRecordGroup));
+    run(&fake, &["outbox", "flush", "--dir", dir.to_str().unwrap()])
         .code(1)
-        .error_line(&["not yet merged"]);
-    run(&fake, &["outbox", "flush", "--dir", "/tmp/x"]).code(1);
+        .error_line(&["1 reports were refused by Suger", "dead"]);
+    assert!(fake.usage_record_groups().is_empty());
 }
 
 #[test]
