@@ -19,6 +19,7 @@ mod pages;
 mod query;
 mod retry;
 mod serde_util;
+mod text;
 mod tls;
 mod transport;
 mod transport_error;

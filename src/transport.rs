@@ -9,8 +9,9 @@ use ureq::http::{self, Method};
 
 use crate::client::MeteringClient;
 use crate::encode::{encode_into, encode_segment};
-use crate::error::{Error, Result, error_message, excerpt, parse_retry_after};
+use crate::error::{Error, Result};
 use crate::retry::{Decision, Idempotency};
+use crate::text::{error_message, excerpt, parse_retry_after};
 
 /// `application/json`, for `Accept` and `Content-Type` (a static value: no parse per request).
 static JSON: http::HeaderValue = http::HeaderValue::from_static("application/json");

@@ -7,9 +7,9 @@ use super::journal::{self, Segment};
 use super::window::{groups, hour_of};
 use super::{Inner, MutexGuard, Sealed, Shard, lock};
 use crate::error::Error;
-use crate::error::error_chain;
 use crate::outbox::store;
 use crate::outbox::{FlushSummary, OutboxError};
+use crate::text::error_chain;
 
 impl Inner {
     /// The hour window of an event added now.

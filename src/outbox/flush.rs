@@ -10,7 +10,7 @@ use super::store;
 use super::{Entry, Outbox, OutboxError};
 use crate::client::MeteringClient;
 use crate::error::Error;
-use crate::error::error_chain;
+use crate::text::error_chain;
 
 /// AWS Marketplace accepts usage up to 6 hours late.
 pub(crate) const AWS_LATE: Duration = Duration::hours(6);
