@@ -617,3 +617,21 @@ fn a_page_longer_than_the_api_allows_is_a_decode_error_not_an_abort() {
         "{source}"
     );
 }
+
+/// `HTTPS_PROXY` from the environment (ureq's default), end to end through the binary: a proxy
+/// that wants credentials is never sent, exit 1, named with its status, tried once.
+#[cfg(feature = "cli")]
+#[test]
+fn https_proxy_from_the_environment_refusing_connect_is_never_sent() {
+    let (proxy, seen) = refusing_proxy("407 Proxy Authentication Required");
+    let mut cmd = crate::cli::bin();
+    cmd.env("SUGER_API_KEY", "test-key-s3cr3t")
+        .env("SUGER_ORG_ID", "org-1")
+        .env("SUGER_API_BASE_URL", "https://api.suger.invalid")
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{proxy}"));
+    let args = ["report", "ent-1", "--record", "api_calls=1", "--id", "job-1"];
+    crate::cli::run_cmd(cmd, &args, None)
+        .code(1)
+        .error_line(&["407", "nothing was sent"]);
+    assert_eq!(seen.requests(), 1, "one CONNECT, no retry");
+}
