@@ -629,7 +629,14 @@ fn https_proxy_from_the_environment_refusing_connect_is_never_sent() {
         .env("SUGER_ORG_ID", "org-1")
         .env("SUGER_API_BASE_URL", "https://api.suger.invalid")
         .env("HTTPS_PROXY", format!("http://127.0.0.1:{proxy}"));
-    let args = ["report", "ent-1", "--record", "api_calls=1", "--id", "job-1"];
+    let args = [
+        "report",
+        "ent-1",
+        "--record",
+        "api_calls=1",
+        "--id",
+        "job-1",
+    ];
     crate::cli::run_cmd(cmd, &args, None)
         .code(1)
         .error_line(&["407", "nothing was sent"]);
