@@ -111,7 +111,7 @@ impl MeteringUsageRecord {
     }
 }
 
-/// The body of [`MeteringClient::report_usage_record_group`].
+/// The body of [`MeteringClient::report_usage_record_group`](crate::MeteringClient::report_usage_record_group).
 ///
 /// Give it an `id` (at most 36 characters) so that the report is deduplicated: Suger answers
 /// 409 to a second report with the same id. `entitlement_id` and `organization_id` may be left

@@ -7,7 +7,7 @@ use crate::common::Partner;
 use crate::error::{Error, Result};
 use crate::query::{push_id, push_opt, push_range, setters};
 
-/// Optional query parameters of [`MeteringClient::list_usage_record_groups`].
+/// Optional query parameters of [`MeteringClient::list_usage_record_groups`](crate::MeteringClient::list_usage_record_groups).
 ///
 /// Only parameters that were set are sent. At most one of `partner`, `buyer_id` and
 /// `entitlement_id` may be set.
