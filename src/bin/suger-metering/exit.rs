@@ -72,7 +72,7 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// What the failed call was: reports treat a 409 as "already recorded".
+/// What the failed call was, for the advice after an unknown outcome (a report carries an id; a batch does not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
     /// `reportUsageRecordGroup` (the group carries an id).
@@ -83,14 +83,8 @@ pub(crate) enum Op {
     Other,
 }
 
-/// Whether a report error means the usage is recorded (exit 0). Every report the CLI sends
-/// carries an id (given or derived), so a 409 to it is `AlreadyReported`.
-pub(crate) fn already_recorded(e: &Error, _op: Op) -> bool {
-    e.is_already_reported()
-}
-
 /// The one place that maps a library error to an exit code and what to do next. (Error
-/// variant names may change: adapt only here.) Call [`already_recorded`] first for reports.
+/// variant names may change: adapt only here.) For reports, check `is_already_reported()` first (exit 0).
 pub(crate) fn classify(e: &Error, op: Op) -> Failure {
     let message = e.to_string();
     let status = e.status();

@@ -50,7 +50,7 @@ pub(crate) fn report(global: &Global, printer: &Printer, args: &ReportArgs) -> R
             printer.one(&group, std::slice::from_ref(&group));
             Ok(())
         }
-        Err(e) if exit::already_recorded(&e, Op::Report) => {
+        Err(e) if e.is_already_reported() => {
             eprintln!(
                 "suger-metering: usage record group {id} was already recorded; not billed again"
             );
@@ -82,7 +82,7 @@ fn report_groups(
         let id = g.params.id.clone().unwrap_or_default();
         match client.report_usage_record_group(&g.params.entitlement_id, &g.params) {
             Ok(group) => out.push(group),
-            Err(e) if exit::already_recorded(&e, Op::Report) => {
+            Err(e) if e.is_already_reported() => {
                 already += 1;
                 eprintln!(
                     "suger-metering: group {id} (line {}) was already recorded; not billed again",
