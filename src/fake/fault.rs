@@ -27,6 +27,8 @@ pub struct Fault {
     pub(crate) kind: FaultKind,
     pub(crate) times: usize,
     pub(crate) only: Option<Operation>,
+    /// Only requests whose path names this entitlement (`.../entitlement/<id>/...`).
+    pub(crate) entitlement: Option<String>,
 }
 
 impl Fault {
@@ -35,6 +37,7 @@ impl Fault {
             kind,
             times: 1,
             only: None,
+            entitlement: None,
         }
     }
 
@@ -104,6 +107,32 @@ impl Fault {
         self.only = Some(op);
         self
     }
+
+    /// Restricts the fault to requests whose path names entitlement `id` (a report of its
+    /// usage, `POST .../entitlement/{id}/usageRecordGroup`): one entitlement failing while the
+    /// others pass. Defaults to any entitlement.
+    ///
+    /// ```
+    /// use suger_metering::fake::{Fault, FakeSuger};
+    /// let fake = FakeSuger::start()?;
+    /// fake.inject(Fault::status(500).times(usize::MAX).for_entitlement("ent-broken"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[must_use]
+    pub fn for_entitlement(mut self, id: &str) -> Fault {
+        self.entitlement = Some(id.to_string());
+        self
+    }
+
+    /// Whether this fault applies to a request of `operation` at `raw_path`.
+    pub(crate) fn matches(&self, operation: Option<Operation>, raw_path: &str) -> bool {
+        let entitlement_ok = self.entitlement.as_deref().is_none_or(|id| {
+            let segment = crate::encode::encode_segment(id);
+            let mut parts = raw_path.split('/');
+            parts.any(|p| p == "entitlement") && parts.next() == Some(segment.as_str())
+        });
+        (self.only.is_none() || self.only == operation) && entitlement_ok
+    }
 }
 
 /// Longest delay a JSON fault may ask for.
@@ -113,8 +142,8 @@ impl Fault {
     /// Builds a fault from its JSON description (the `POST /_fake/faults` body):
     /// exactly one of `"status": 503` (with optional `"retryAfter": "2"` and `"body": "..."`),
     /// `"delayMs": 500`, `"dropAfterApply": true` or `"truncateBody": true`; plus optional
-    /// `"times": n` (default 1) and `"operation": "ReportUsageRecordGroup"` (an operationId of
-    /// the spec).
+    /// `"times": n` (default 1), `"operation": "ReportUsageRecordGroup"` (an operationId of
+    /// the spec) and `"entitlementId": "ent-1"` (only that entitlement's requests).
     pub(crate) fn from_json(v: &Value) -> Result<Fault, String> {
         let obj = v.as_object().ok_or("a fault must be a JSON object")?;
         let known = [
@@ -126,6 +155,7 @@ impl Fault {
             "truncateBody",
             "times",
             "operation",
+            "entitlementId",
         ];
         if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(format!(
@@ -191,6 +221,9 @@ impl Fault {
                 .ok_or_else(|| format!("unknown operation {op:?}: use an operationId of the spec, e.g. ReportUsageRecordGroup"))?;
             fault = fault.only(op);
         }
+        if let Some(ent) = str_field("entitlementId")? {
+            fault = fault.for_entitlement(ent);
+        }
         Ok(fault)
     }
 }
@@ -210,6 +243,10 @@ mod tests {
             (f.times, f.only),
             (3, Some(Operation::ListUsageRecordGroups))
         );
+        let f = Fault::from_json(&json!({"status": 500, "entitlementId": "e/1"})).unwrap();
+        assert!(f.matches(None, "/org/o/entitlement/e%2F1/usageRecordGroup"));
+        assert!(!f.matches(None, "/org/o/entitlement/e2/usageRecordGroup"));
+        assert!(!f.matches(None, "/org/o/usageRecordGroup"));
         let f = Fault::from_json(&json!({"delayMs": 20})).unwrap();
         assert!(matches!(f.kind, FaultKind::Delay(d) if d == Duration::from_millis(20)));
         assert!(matches!(

@@ -156,7 +156,7 @@ impl Shared {
             body: req.body.clone(),
             operation,
         });
-        let fault = self.take_fault(operation);
+        let fault = self.take_fault(operation, raw_path);
         match &fault {
             Some(FaultKind::Status {
                 status,
@@ -246,12 +246,10 @@ impl Shared {
         requests.push_back(r);
     }
 
-    /// Pops (or decrements) the first queued fault that matches `operation`.
-    fn take_fault(&self, operation: Option<Operation>) -> Option<FaultKind> {
+    /// Pops (or decrements) the first queued fault that matches `operation` at `raw_path`.
+    fn take_fault(&self, operation: Option<Operation>, raw_path: &str) -> Option<FaultKind> {
         let mut faults = lock(&self.faults);
-        let pos = faults
-            .iter()
-            .position(|f| f.only.is_none() || f.only == operation)?;
+        let pos = faults.iter().position(|f| f.matches(operation, raw_path))?;
         let f = faults.get_mut(pos)?;
         let kind = f.kind.clone();
         f.times = f.times.saturating_sub(1);

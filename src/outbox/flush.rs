@@ -16,8 +16,13 @@ use crate::text::error_chain;
 pub(crate) const AWS_LATE: Duration = Duration::hours(6);
 /// Azure Marketplace accepts usage up to 24 hours late.
 pub(crate) const AZURE_LATE: Duration = Duration::hours(24);
-/// A flush stops after this many transient failures in a row: Suger looks unreachable.
-const STOP_AFTER_FAILURES: u32 = 3;
+/// A flush stops when this many failures in a row came from as many different entitlements:
+/// Suger itself looks down, not one entitlement's reports.
+const STOP_AFTER_ENTITLEMENTS_FAILING: usize = 3;
+/// The first wait of an entry after a failure about it; it doubles with each failure.
+pub(crate) const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_secs(60);
+/// The longest wait of an entry between two sends.
+pub(crate) const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// What one [`Outbox::flush`] did.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -29,8 +34,13 @@ pub struct FlushSummary {
     /// the removal), removed from the outbox.
     pub already_recorded: usize,
     /// Reports still pending after this flush (a timeout, a lost answer, 429, 5xx, or not tried
-    /// because the flush stopped early); they are sent again by the next flush.
+    /// because the flush stopped early or their own backoff has not passed); they are sent again
+    /// by a later flush.
     pub pending: usize,
+    /// Of `pending`: reports not tried in this flush because an earlier failure about them (a
+    /// 5xx, a timeout) set their own backoff, which has not passed yet. Other reports are sent
+    /// meanwhile: one failing report or entitlement never holds back the rest.
+    pub backing_off: usize,
     /// Reports Suger refused for good (400, 404, invalid): moved to `dead/` with its message.
     pub dead: usize,
     /// Files that could not be read as a report: moved to `damaged/`.
@@ -48,11 +58,15 @@ pub struct FlushSummary {
 enum Verdict {
     /// Recorded by an earlier attempt (409): remove.
     AlreadyRecorded,
-    /// A bad API key: stop, keep everything.
+    /// A bad API key: stop, keep everything, return the error.
     Stop,
+    /// Suger as a whole cannot take reports now (rate limited, or no connection could be
+    /// opened): keep this entry and stop the flush; the next flush starts again.
+    Halt,
     /// Will never pass: dead letter.
     Dead,
-    /// May pass later: keep.
+    /// A failure about this entry (5xx, timeout, unknown outcome, an answer too large): keep it
+    /// with its own backoff, and go on with the others.
     Keep,
 }
 
@@ -62,8 +76,15 @@ fn verdict(e: &Error) -> Verdict {
     if e.is_already_reported() || e.status() == Some(409) {
         return Verdict::AlreadyRecorded;
     }
+    // Nothing reached Suger (DNS, refused connection, TLS, proxy), also when it is the last
+    // cause behind an unknown outcome: the connection is at fault, not this report.
+    let unreachable = e
+        .transport_error()
+        .is_some_and(|t| !t.request_may_have_been_sent());
     match e.status() {
         Some(401 | 403) => Verdict::Stop,
+        Some(429) => Verdict::Halt,
+        _ if unreachable => Verdict::Halt,
         _ if e.is_retryable() => Verdict::Keep,
         Some(400..=499) => Verdict::Dead,
         _ if matches!(e, Error::InvalidRequest { .. }) => Verdict::Dead,
@@ -71,14 +92,28 @@ fn verdict(e: &Error) -> Verdict {
     }
 }
 
+/// The wait before the next send of an entry that failed `attempts` times: `first`, doubling,
+/// at most `max` (by default 1 minute up to 30, well inside AWS's 6 hours).
+fn backoff(attempts: u32, first: std::time::Duration, max: std::time::Duration) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
+    let wait = first.saturating_mul(2_u32.pow(doublings)).min(max);
+    Duration::try_from(wait).unwrap_or(Duration::MAX)
+}
+
 impl Outbox {
     /// Sends what is pending, oldest first, each as a single report with its id, and tells
     /// what happened.
     ///
     /// * 2xx, or 409 to the id (recorded earlier): the entry is removed.
-    /// * A timeout, a lost answer, 429 or 5xx (after the client's own retries with backoff):
-    ///   the entry stays for the next flush. After a 429, or 3 such failures in a row (Suger
-    ///   looks unreachable), the flush stops and keeps the rest: a flush never spins.
+    /// * A failure about this report (5xx, a timeout, a lost answer, an answer over the size
+    ///   limit; after the client's own retries): the entry stays, with its own backoff (1 minute,
+    ///   doubling up to 30 minutes; kept in its file), and the flush **goes on** with the others.
+    ///   A report that keeps failing, or one entitlement whose reports all fail, never holds
+    ///   back the rest. Entries still backing off are skipped (counted in
+    ///   [`FlushSummary::backing_off`]).
+    /// * A failure about Suger as a whole: 429, a connection that could not be opened (DNS,
+    ///   refused, TLS, proxy), or failures from 3 different entitlements in a row: the flush
+    ///   stops and keeps the rest for the next flush. A flush never spins.
     /// * 400, 404 or another refusal that will never pass: the entry moves to `dead/` with the
     ///   server's message in `<name>.reason.txt`, and the flush goes on.
     /// * A file that cannot be read as a report moves to `damaged/`; the flush goes on.
@@ -110,7 +145,8 @@ impl Outbox {
             .unwrap_or_else(PoisonError::into_inner);
         let now = OffsetDateTime::now_utc();
         let mut s = FlushSummary::default();
-        let mut failures_in_a_row = 0;
+        // The entitlements of the failures in a row (reset by any success).
+        let mut failing: Vec<String> = Vec::new();
         let mut stopped = false;
         for name in store::list(&self.pending)? {
             let path = self.pending.join(&name);
@@ -119,7 +155,7 @@ impl Outbox {
                 count_age(&mut s, now, enqueued_at(&name));
                 continue;
             }
-            let (entry, size) = match read_entry(&path) {
+            let (mut entry, size) = match read_entry(&path) {
                 Ok(read) => read,
                 Err(why) => {
                     self.move_aside(&name, &self.damaged, &why)?;
@@ -129,6 +165,12 @@ impl Outbox {
                 }
             };
             let usage_time = entry.params.timestamp.unwrap_or(entry.enqueued_at);
+            if entry.retry_at.is_some_and(|at| at > now) {
+                s.pending += 1;
+                s.backing_off += 1;
+                count_age(&mut s, now, usage_time);
+                continue;
+            }
             let outcome = client.report_usage_record_group(&entry.entitlement_id, &entry.params);
             let verdict = match &outcome {
                 Ok(_) => None,
@@ -141,7 +183,7 @@ impl Outbox {
                     } else {
                         s.already_recorded += 1;
                     }
-                    failures_in_a_row = 0;
+                    failing.clear();
                     self.remove(&path, size);
                 }
                 Some(Verdict::Stop) => return Err(outcome.unwrap_err().into()),
@@ -152,13 +194,34 @@ impl Outbox {
                     self.move_aside(&name, &self.dead, &error_chain(&e))?;
                     s.dead += 1;
                 }
+                Some(Verdict::Halt) => {
+                    let e = outcome.unwrap_err();
+                    s.pending += 1;
+                    count_age(&mut s, now, usage_time);
+                    s.last_error = Some(error_chain(&e));
+                    stopped = true;
+                }
                 Some(Verdict::Keep) => {
                     let e = outcome.unwrap_err();
                     s.pending += 1;
                     count_age(&mut s, now, usage_time);
-                    failures_in_a_row += 1;
-                    stopped = e.status() == Some(429) || failures_in_a_row >= STOP_AFTER_FAILURES;
+                    entry.attempts = entry.attempts.saturating_add(1);
+                    let wait = backoff(entry.attempts, self.backoff.0, self.backoff.1);
+                    entry.retry_at = now.checked_add(wait);
+                    let id = entry.params.id.as_deref().unwrap_or_default();
+                    log::warn!(
+                        target: "suger_metering",
+                        "outbox: report {id} for entitlement {} failed ({} time(s)), next try after {}: {e}",
+                        entry.entitlement_id,
+                        entry.attempts,
+                        wait
+                    );
+                    self.rewrite(&path, size, &entry);
                     s.last_error = Some(error_chain(&e));
+                    if !failing.contains(&entry.entitlement_id) {
+                        failing.push(entry.entitlement_id);
+                    }
+                    stopped = failing.len() >= STOP_AFTER_ENTITLEMENTS_FAILING;
                 }
             }
         }
@@ -171,6 +234,23 @@ impl Outbox {
             );
         }
         Ok(s)
+    }
+
+    /// Stores an entry's new backoff in its file (atomically replaced). A failure is only
+    /// logged: the entry stays as it was, and is tried again on the next flush.
+    fn rewrite(&self, path: &Path, old_size: u64, entry: &Entry) {
+        let Ok(bytes) = serde_json::to_vec(entry) else {
+            return;
+        };
+        match store::write_durable(self.tmp_dir(), path, &bytes) {
+            Ok(()) => {
+                self.charge(bytes.len() as u64);
+                self.release(old_size);
+            }
+            Err(e) => {
+                log::warn!(target: "suger_metering", "outbox: cannot store the backoff of {}: {e}", path.display())
+            }
+        }
     }
 
     /// Removes a recorded entry. A failure is only logged: the entry is sent again and answered
@@ -249,9 +329,39 @@ mod tests {
         assert_eq!(verdict(&api(400)), Verdict::Dead);
         assert_eq!(verdict(&api(404)), Verdict::Dead);
         assert_eq!(verdict(&Error::invalid("records", "x")), Verdict::Dead);
-        for keep in [408, 429, 500, 502, 503, 504] {
+        assert_eq!(verdict(&api(429)), Verdict::Halt);
+        for keep in [408, 500, 502, 503, 504] {
             assert_eq!(verdict(&api(keep)), Verdict::Keep, "{keep}");
         }
+    }
+
+    #[test]
+    fn backoff_doubles_from_a_minute_up_to_half_an_hour() {
+        let waits: Vec<i64> = (1..=8)
+            .map(|n| backoff(n, FIRST_BACKOFF, MAX_BACKOFF).whole_minutes())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(
+            backoff(u32::MAX, FIRST_BACKOFF, MAX_BACKOFF),
+            Duration::minutes(30)
+        );
+        let zero = std::time::Duration::ZERO;
+        assert_eq!(backoff(3, zero, zero), Duration::ZERO);
+    }
+
+    #[test]
+    fn no_connection_halts_the_flush_even_behind_an_unknown_outcome() {
+        use crate::transport_error::{TransportError, TransportErrorKind};
+        let refused = || Error::Transport(TransportError::of_kind(TransportErrorKind::Connect));
+        assert_eq!(verdict(&refused()), Verdict::Halt);
+        let unknown = Error::ReportOutcomeUnknown {
+            id: "r".into(),
+            id_generated: false,
+            source: Box::new(refused()),
+        };
+        assert_eq!(verdict(&unknown), Verdict::Halt);
+        let lost = Error::Transport(TransportError::of_kind(TransportErrorKind::ConnectionLost));
+        assert_eq!(verdict(&lost), Verdict::Keep);
     }
 
     #[test]

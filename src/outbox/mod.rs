@@ -19,6 +19,7 @@ pub(crate) mod store;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -41,6 +42,22 @@ pub(crate) struct Entry {
     pub(crate) enqueued_at: OffsetDateTime,
     /// The report, with its id.
     pub(crate) params: CreateUsageRecordGroupParams,
+    /// Failed sends of this entry so far (a 5xx, a timeout, an unknown outcome): its own
+    /// backoff, so that one failing report never holds back the others.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) attempts: u32,
+    /// Not sent again before this time (after a failure about this entry).
+    #[serde(
+        rename = "retryAt",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub(crate) retry_at: Option<OffsetDateTime>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A durable queue of single usage reports in a directory, sent with their ids so that Suger
@@ -104,6 +121,8 @@ pub struct Outbox {
     seq: AtomicU64,
     flush_lock: Mutex<()>,
     producer: uuid::Uuid,
+    /// An entry's first wait after a failure about it, and the longest.
+    backoff: (Duration, Duration),
 }
 
 /// Options of an [`Outbox`]: `Outbox::builder(dir).max_bytes(64 << 20).open()`.
@@ -111,6 +130,7 @@ pub struct Outbox {
 pub struct OutboxBuilder {
     dir: PathBuf,
     max_bytes: Option<u64>,
+    backoff: (Duration, Duration),
 }
 
 impl OutboxBuilder {
@@ -119,6 +139,24 @@ impl OutboxBuilder {
     /// Defaults to no cap (the disk's size: a full disk fails the same way, as an I/O error).
     pub fn max_bytes(mut self, bytes: u64) -> Self {
         self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// How long a report waits before it is sent again after a failure about it (a 5xx, a
+    /// timeout, an unknown outcome): `first` after the first failure, doubling with each one,
+    /// at most `max`. Defaults to 1 minute and 30 minutes. Other reports are sent meanwhile.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let dir = std::env::temp_dir().join(format!("outbox-doc-backoff-{}", std::process::id()));
+    /// let outbox = suger_metering::Outbox::builder(&dir)
+    ///     .retry_backoff(Duration::from_secs(30), Duration::from_secs(600))
+    ///     .open()?;
+    /// # drop(outbox); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), suger_metering::OutboxError>(())
+    /// ```
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.backoff = (first, max.max(first));
         self
     }
 
@@ -164,6 +202,7 @@ impl OutboxBuilder {
             seq: AtomicU64::new(0),
             flush_lock: Mutex::new(()),
             producer,
+            backoff: self.backoff,
             dir,
         })
     }
@@ -186,6 +225,7 @@ impl Outbox {
         OutboxBuilder {
             dir: dir.as_ref().to_path_buf(),
             max_bytes: None,
+            backoff: (flush::FIRST_BACKOFF, flush::MAX_BACKOFF),
         }
     }
 
@@ -240,6 +280,8 @@ impl Outbox {
             entitlement_id: entitlement_id.to_owned(),
             enqueued_at: now,
             params,
+            attempts: 0,
+            retry_at: None,
         };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| Error::invalid("records", format!("cannot be serialized to JSON: {e}")))?;

@@ -42,7 +42,14 @@ fn an_outbox_keeps_what_suger_refused_until_a_later_flush_sends_it_once() {
     let status = run(&fake, &["outbox", "status", "--dir", dir]);
     assert_eq!(status.code(0).json(), summary(2, 0, 0));
 
-    // The cron job's flush sends both.
+    // Each failed report waits (its own backoff, kept in its file) before it is sent again:
+    // a flush right now sends nothing.
+    let r = run(&fake, &["outbox", "flush", "--dir", dir]);
+    assert_eq!(r.code(4).json(), summary(2, 0, 0));
+    assert!(fake.usage_record_groups().is_empty());
+    expire_backoffs(std::path::Path::new(dir));
+
+    // The cron job's flush, a few minutes later, sends both.
     let r = run(&fake, &["outbox", "flush", "--dir", dir]);
     assert_eq!(r.code(0).json(), summary(0, 2, 0));
     assert_eq!(fake.usage_record_groups().len(), 2);
@@ -65,4 +72,16 @@ fn an_outbox_held_by_another_process_is_exit_1_with_what_to_do() {
     r.code(1).error_line(&["in use", "let it finish"]);
     drop(held);
     assert!(fake.requests().is_empty());
+}
+
+/// Moves every pending entry's `retryAt` into the past: what a few minutes of waiting does.
+fn expire_backoffs(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir.join("pending")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(v["retryAt"].is_string(), "{v}");
+        v["retryAt"] = "2000-01-01T00:00:00Z".into();
+        std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    }
 }

@@ -29,7 +29,13 @@ fn clock(
 
 fn builder(fake: &FakeSuger, dir: &TempDir) -> MeterBuilder {
     Meter::builder(client(fake))
-        .outbox(Outbox::open(dir.path()).unwrap())
+        .outbox(
+            // A report that failed is sent again by the next flush (no backoff in between).
+            Outbox::builder(dir.path())
+                .retry_backoff(Duration::ZERO, Duration::ZERO)
+                .open()
+                .unwrap(),
+        )
         .flush_interval(Duration::from_secs(3600))
 }
 

@@ -20,10 +20,15 @@ fn enqueue_n(outbox: &Outbox, n: usize) {
     }
 }
 
+/// A fake, a directory and an outbox whose entries are sent again at once after a failure (no
+/// backoff between flushes).
 fn fixture(tag: &str) -> (FakeSuger, TempDir, Outbox) {
     let fake = FakeSuger::start().unwrap();
     let dir = TempDir::new(tag);
-    let outbox = Outbox::open(dir.path()).unwrap();
+    let outbox = Outbox::builder(dir.path())
+        .retry_backoff(Duration::ZERO, Duration::ZERO)
+        .open()
+        .unwrap();
     (fake, dir, outbox)
 }
 
@@ -272,21 +277,39 @@ fn a_timeout_keeps_the_entry_for_the_next_flush() {
 }
 
 #[test]
-fn three_5xx_in_a_row_stop_the_flush_and_keep_everything() {
+fn failures_from_three_entitlements_in_a_row_stop_the_flush_and_keep_everything() {
     let (fake, _dir, outbox) = fixture("503");
-    enqueue_n(&outbox, 5);
+    for (i, ent) in ["ent-a", "ent-b", "ent-c", "ent-d", "ent-e"]
+        .iter()
+        .enumerate()
+    {
+        outbox
+            .enqueue(ent, &usage(Some(&format!("r{i}")), "calls", 1.0))
+            .unwrap();
+    }
     fake.inject(Fault::status(503).times(3).only(REPORT));
     let s = outbox.flush(&client_no_retry(&fake)).unwrap();
     assert_eq!((s.recorded, s.pending, s.dead), (0, 5, 0));
     assert_eq!(
         report_requests(&fake),
         3,
-        "stopped after 3 failures in a row"
+        "Suger looks down: stopped after 3 entitlements failed in a row"
     );
     assert!(s.last_error.unwrap().contains("503"));
     let s = outbox.flush(&client_no_retry(&fake)).unwrap();
     assert_eq!((s.recorded, s.pending), (5, 0));
     assert_eq!(stored_ids(&fake), ["r0", "r1", "r2", "r3", "r4"]);
+}
+
+#[test]
+fn failures_of_one_entitlement_never_stop_the_flush() {
+    let (fake, _dir, outbox) = fixture("500-same");
+    enqueue_n(&outbox, 5);
+    fake.inject(Fault::status(500).times(4).only(REPORT));
+    let s = outbox.flush(&client_no_retry(&fake)).unwrap();
+    assert_eq!((s.recorded, s.pending), (1, 4));
+    assert_eq!(report_requests(&fake), 5, "every entry was tried");
+    assert_eq!(stored_ids(&fake), ["r4"]);
 }
 
 #[test]
@@ -298,6 +321,121 @@ fn one_failing_entry_does_not_block_the_others() {
     assert_eq!((s.recorded, s.pending), (2, 1));
     assert_eq!(stored_ids(&fake), ["r1", "r2"]);
     assert_eq!(outbox.flush(&client_no_retry(&fake)).unwrap().recorded, 1);
+}
+
+/// Issue 17, item 1: one entitlement behind a server that always answers 500, five healthy
+/// ones, 20 seals. Before the fix the healthy ones went 5, 5, then 0 reports per flush for good
+/// (3 failures in a row at the head of `pending/` stopped every flush).
+#[test]
+fn one_failing_entitlement_never_starves_the_others() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("starve");
+    // The default backoff: a failed report waits a minute, the flush goes on without it.
+    let outbox = Outbox::open(dir.path()).unwrap();
+    fake.inject(
+        Fault::status(500)
+            .times(usize::MAX)
+            .for_entitlement("ent-broken"),
+    );
+    let client = client(&fake);
+    let healthy = ["ent-1", "ent-2", "ent-3", "ent-4", "ent-5"];
+    let mut per_round = Vec::new();
+    for round in 0..20 {
+        // The broken entitlement's seal comes first: the head of the queue.
+        for ent in std::iter::once("ent-broken").chain(healthy) {
+            let id = format!("{ent}-h{round}");
+            outbox
+                .enqueue(ent, &usage(Some(&id), "calls", 1.0))
+                .unwrap();
+        }
+        let before = fake.usage_record_groups().len();
+        let s = outbox.flush(&client).unwrap();
+        let recorded_now = fake.usage_record_groups().len() - before;
+        assert_eq!(s.recorded, recorded_now);
+        per_round.push(recorded_now);
+        // The broken entitlement's reports stay pending: one new failure, the rest backing off.
+        assert_eq!((s.pending, s.backing_off), (round + 1, round));
+    }
+    println!("healthy reports recorded per round: {per_round:?}");
+    assert_eq!(per_round, vec![5; 20], "every healthy report, every round");
+    let stored = stored_ids(&fake);
+    assert_eq!(stored.len(), 100);
+    assert!(stored.iter().all(|id| !id.starts_with("ent-broken")));
+    // The broken entitlement's reports were each tried once (then backed off), 3 attempts each.
+    let broken_attempts = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/entitlement/ent-broken/"))
+        .count();
+    assert_eq!(broken_attempts, 20 * 3);
+}
+
+#[test]
+fn an_entrys_backoff_is_kept_in_its_file_across_opens() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("backoff-file");
+    let outbox = Outbox::open(dir.path()).unwrap();
+    outbox
+        .enqueue("ent-1", &usage(Some("r0"), "calls", 1.0))
+        .unwrap();
+    fake.inject(Fault::status(503).only(REPORT));
+    let s = outbox.flush(&client_no_retry(&fake)).unwrap();
+    assert_eq!((s.pending, s.backing_off), (1, 0));
+    let name = &files(&dir.join("pending"))[0];
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("pending").join(name)).unwrap()).unwrap();
+    assert_eq!(stored["attempts"], 1);
+    assert!(stored["retryAt"].is_string(), "{stored}");
+    assert_eq!(stored["params"]["id"], "r0");
+    drop(outbox);
+    // A new process (a cron flush) keeps the wait: nothing is sent.
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let s = outbox.flush(&client_no_retry(&fake)).unwrap();
+    assert_eq!((s.recorded, s.pending, s.backing_off), (0, 1, 1));
+    assert_eq!(report_requests(&fake), 1);
+    // Once the wait is over (here: the stored time moved into the past), it is sent with the
+    // same id.
+    let path = dir.join("pending").join(name);
+    let mut stored = stored;
+    stored["retryAt"] = "2000-01-01T00:00:00Z".into();
+    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let s = outbox.flush(&client_no_retry(&fake)).unwrap();
+    assert_eq!((s.recorded, s.pending, s.backing_off), (1, 0, 0));
+    assert_eq!(stored_ids(&fake), ["r0"]);
+}
+
+#[test]
+fn a_refused_connection_stops_the_flush_at_once() {
+    let dir = TempDir::new("refused");
+    let outbox = Outbox::open(dir.path()).unwrap();
+    enqueue_n(&outbox, 3);
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = suger_metering::MeteringClient::builder()
+        .api_key("k")
+        .org_id("o")
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .no_proxy()
+        .retry(suger_metering::RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let s = outbox.flush(&client).unwrap();
+    assert_eq!((s.recorded, s.pending, s.backing_off), (0, 3, 0));
+    assert!(s.last_error.unwrap().contains("connect"));
+    // Nothing reached Suger, so no entry was given a backoff.
+    let reopened = Outbox::open(dir.path());
+    assert!(reopened.is_err(), "still locked by the first");
+    drop(outbox);
+    for name in files(&dir.join("pending")) {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("pending").join(name)).unwrap())
+                .unwrap();
+        assert!(v.get("attempts").is_none(), "{v}");
+    }
 }
 
 #[test]
