@@ -127,7 +127,7 @@ impl Fault {
     /// Whether this fault applies to a request of `operation` at `raw_path`.
     pub(crate) fn matches(&self, operation: Option<Operation>, raw_path: &str) -> bool {
         let entitlement_ok = self.entitlement.as_deref().is_none_or(|id| {
-            let segment = crate::encode::encode_segment(id);
+            let segment = crate::http::encode::encode_segment(id);
             let mut parts = raw_path.split('/');
             parts.any(|p| p == "entitlement") && parts.next() == Some(segment.as_str())
         });

@@ -1,0 +1,114 @@
+//! The error of the [`Outbox`](crate::Outbox) and the [`Meter`](crate::Meter).
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::http::error::Error;
+
+/// Everything that can go wrong with an [`Outbox`](crate::Outbox) or a
+/// [`Meter`](crate::Meter): the crate's [`Error`] for what concerns a report (invalid usage, a
+/// refused API key), plus what concerns the directory on disk.
+///
+/// Whenever `enqueue` or `add` returns an error, **nothing was stored**: the caller still holds
+/// the usage and decides what to do with it (retry later, log it, fail the job).
+///
+/// ```
+/// use suger_metering::{CreateUsageRecordGroupParams, Error, Outbox, OutboxError};
+/// # let dir = std::env::temp_dir().join(format!("outbox-doc-err-{}", std::process::id()));
+/// let outbox = Outbox::open(&dir)?;
+/// let err = outbox.enqueue("", &CreateUsageRecordGroupParams::default()).unwrap_err();
+/// assert!(matches!(err, OutboxError::Report(Error::InvalidRequest { .. })));
+/// # drop(outbox); std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), OutboxError>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutboxError {
+    /// A report was refused or failed: [`Error::InvalidRequest`] when `enqueue`/`add` was given
+    /// usage that breaks a rule of the API (nothing was written), or the error that stopped a
+    /// flush (HTTP 401/403: a bad API key; every entry is kept).
+    #[error(transparent)]
+    Report(#[from] Error),
+
+    /// Another [`Outbox`](crate::Outbox) holds this directory, in this process or another one.
+    /// The lock is released when that outbox is dropped or its process ends (even by `kill -9`).
+    #[error("the outbox {} is in use by another process (or another Outbox in this one)", dir.display())]
+    Locked {
+        /// The outbox directory.
+        dir: PathBuf,
+    },
+
+    /// Storing this would take the outbox over its configured size cap
+    /// ([`OutboxBuilder::max_bytes`](crate::OutboxBuilder::max_bytes)). Nothing was written.
+    #[error(
+        "the outbox is full: {used} of {limit} bytes used, {needed} more needed; nothing was written"
+    )]
+    Full {
+        /// The configured cap in bytes.
+        limit: u64,
+        /// Bytes in use.
+        used: u64,
+        /// Bytes this write needed.
+        needed: u64,
+    },
+
+    /// A file system operation failed (a full disk is `io::ErrorKind::StorageFull`).
+    /// Nothing was stored by the call that returned it.
+    #[error("outbox I/O error ({op} {}): {source}", path.display())]
+    Io {
+        /// What was being done, e.g. `"write"`, `"rename"`, `"fsync"`.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The [`Meter`](crate::Meter) was shut down; it accepts no more usage.
+    #[error("the meter is shut down and accepts no more usage")]
+    Closed,
+
+    /// The [`Meter`](crate::Meter) could not write sealed usage into its outbox (disk full, size
+    /// cap): it keeps that usage and refuses new usage until a later seal succeeds.
+    #[error(
+        "the meter cannot store sealed usage in its outbox ({0}); new usage is refused until it can"
+    )]
+    Stalled(String),
+}
+
+impl OutboxError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        OutboxError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The crate [`Error`] inside [`OutboxError::Report`].
+    pub fn report_error(&self) -> Option<&Error> {
+        match self {
+            OutboxError::Report(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the answer that caused it, if any (e.g. 401).
+    pub fn status(&self) -> Option<u16> {
+        self.report_error().and_then(Error::status)
+    }
+
+    /// `true` when the disk or the configured cap is full: [`OutboxError::Full`], an I/O error
+    /// `StorageFull`/`QuotaExceeded`, or [`OutboxError::Stalled`].
+    pub fn is_full(&self) -> bool {
+        match self {
+            OutboxError::Full { .. } | OutboxError::Stalled(_) => true,
+            OutboxError::Io { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            ),
+            _ => false,
+        }
+    }
+}
