@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::api::usage_record_group::models::NewUsageRecordGroup;
 use crate::http::transport_error::{TransportError, TransportErrorKind};
+use crate::http::usage_record::NewUsageRecordGroup;
 
 /// Everything that can go wrong when calling the Suger Metering API.
 ///

@@ -16,3 +16,4 @@ pub(crate) mod text;
 pub(crate) mod tls;
 pub(crate) mod transport;
 pub(crate) mod transport_error;
+pub(crate) mod usage_record;
