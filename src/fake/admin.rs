@@ -7,9 +7,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Fault;
+use super::fault::Fault;
 use super::routing::{Reply, bad, error};
-use super::server::{Shared, lock};
+use super::shared::{Shared, lock};
 
 /// Every admin path starts with this.
 pub(crate) const PREFIX: &str = "/_fake/";

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::server::{self, Conns, Shared};
+use super::server;
+use super::shared::{Conns, Shared};
 use super::state::State;
 use super::{API_KEY, FakeSuger, ORG_ID};
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::Operation;
+use super::operation::Operation;
 
 /// What a fault does.
 #[derive(Clone, Debug)]

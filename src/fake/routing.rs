@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::Operation;
+use super::operation::Operation;
 use super::util::percent_decode;
 
 /// A matched route with its percent-decoded path parameters.

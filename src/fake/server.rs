@@ -1,51 +1,23 @@
 //! A minimal std-only HTTP/1.1 server: one accept thread (non-blocking accept polled against a
 //! stop flag), one thread per connection, keep-alive with `Content-Length` bodies.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread;
 use std::time::{Duration, Instant};
 
+use super::admin;
+use super::fault::FaultKind;
 use super::http::{
     Conn, HttpRequest, Outcome, ReadResult, Response, parse_query, read_request, write_response,
 };
+use super::operation::{Operation, RecordedRequest};
 use super::routing::{self, RouteError};
-use super::state::State;
-use super::{Fault, FaultKind, Operation, RecordedRequest, admin};
+use super::shared::{Shared, lock};
 
 /// How often the accept loop polls the stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(5);
-
-/// Locks a mutex, ignoring poisoning (a panicking test thread must not wedge the fake).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Open connections and their threads.
-#[derive(Default)]
-pub(crate) struct Conns {
-    pub(crate) open: HashMap<u64, TcpStream>,
-    pub(crate) handles: Vec<JoinHandle<()>>,
-}
-
-/// Everything the server threads and the `FakeSuger` handle share.
-pub(crate) struct Shared {
-    pub(crate) api_key: String,
-    pub(crate) org_id: String,
-    pub(crate) state: Mutex<State>,
-    pub(crate) faults: Mutex<VecDeque<Fault>>,
-    /// The most recent requests, at most `max_requests` of them.
-    pub(crate) requests: Mutex<VecDeque<RecordedRequest>>,
-    pub(crate) max_requests: usize,
-    /// Most connections served at once; more are closed on accept.
-    pub(crate) max_connections: usize,
-    /// Longest idle time, and longest time to receive one whole request, per connection.
-    pub(crate) read_timeout: Duration,
-    pub(crate) stop: AtomicBool,
-    pub(crate) conns: Mutex<Conns>,
-}
 
 /// Accepts connections until the stop flag is set; the listener is dropped (port freed) when
 /// this returns.
