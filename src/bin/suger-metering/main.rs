@@ -6,15 +6,11 @@
 //! 1 any other failure. See `exit.rs`.
 
 mod cli;
+mod commands;
 mod exit;
-mod fake_cmd;
 mod ids;
 mod input;
-mod lists;
-mod metrics;
-mod outbox_cmd;
 mod output;
-mod report;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,6 +20,7 @@ use clap::Parser;
 use suger_metering::{MeteringClient, RetryPolicy};
 
 use crate::cli::{Cli, Command, Global};
+use crate::commands::{fake, groups, metrics, outbox, report};
 use crate::exit::Failure;
 use crate::output::Printer;
 
@@ -31,15 +28,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = Printer::new(cli.global.output);
     let result = match cli.command {
-        Command::Fake(args) => fake_cmd::run(&args),
+        Command::Fake(args) => fake::run(&args),
         Command::Report(args) => report::report(&cli.global, &printer, &args),
         Command::BatchReport(args) => report::batch_report(&cli.global, &printer, &args),
         Command::Validate(args) => report::validate(&cli.global, &printer, &args),
-        Command::Groups(cmd) => lists::groups(&cli.global, &printer, cmd),
-        Command::Reports(cmd) => lists::reports(&cli.global, &printer, cmd),
+        Command::Groups(cmd) => groups::groups(&cli.global, &printer, cmd),
+        Command::Reports(cmd) => groups::reports(&cli.global, &printer, cmd),
         Command::Metrics(cmd) => metrics::metrics(&cli.global, &printer, cmd),
         Command::Config(cmd) => metrics::config(&cli.global, &printer, cmd),
-        Command::Outbox(cmd) => outbox_cmd::outbox(&cli.global, &printer, &cmd),
+        Command::Outbox(cmd) => outbox::outbox(&cli.global, &printer, &cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

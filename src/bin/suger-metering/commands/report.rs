@@ -13,7 +13,7 @@ pub(crate) fn report(global: &Global, printer: &Printer, args: &ReportArgs) -> R
         let client = crate::connect(global)?;
         let groups = input::read_groups(path, args.format, client.org_id())?;
         if let Some(dir) = &args.outbox {
-            return crate::outbox_cmd::enqueue_and_flush(&client, printer, dir, &groups);
+            return crate::commands::outbox::enqueue_and_flush(&client, printer, dir, &groups);
         }
         return report_groups(&client, printer, &groups);
     }
