@@ -5,12 +5,14 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 use suger_metering::{
-    BillableMetric, MeteringUsageRecordGroup, MeteringUsageRecordReport, PartnerUsageMeteringConfig,
+    BillableMetric, Error, MeteringUsageRecordGroup, MeteringUsageRecordReport,
+    PartnerUsageMeteringConfig,
 };
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::cli::Format;
+use crate::exit::{self, Failure, Op};
 
 /// A type shown as one row of a table.
 pub(crate) trait Row {
@@ -249,4 +251,46 @@ impl Row for Note {
     fn cells(&self) -> Vec<String> {
         vec![self.result.clone()]
     }
+}
+
+/// Prints the items of a listing: one page, or with `all` every page (progress on stderr when
+/// stderr is a terminal).
+pub(crate) fn print_listing<T: Row + Serialize>(
+    printer: &Printer,
+    what: &str,
+    all: bool,
+    page: impl FnOnce() -> Result<(Vec<T>, Option<u32>), Error>,
+    every: impl Iterator<Item = Result<T, Error>>,
+) -> Result<(), Failure> {
+    let mut out = printer.list();
+    if !all {
+        let (items, next) = page().map_err(|e| exit::classify(&e, Op::Other))?;
+        items.into_iter().for_each(|i| out.push(i));
+        out.finish();
+        if let Some(next) = next {
+            eprintln!("suger-metering: more {what} remain: run with --all, or --offset {next}");
+        }
+        return Ok(());
+    }
+    let progress = std::io::stderr().is_terminal();
+    let mut failure = None;
+    for item in every {
+        match item {
+            Ok(i) => out.push(i),
+            Err(e) => {
+                failure = Some(
+                    exit::classify(&e, Op::Other).context(format!("after {} {what}", out.count())),
+                );
+                break;
+            }
+        }
+        if progress && out.count().is_multiple_of(1000) {
+            eprint!("\rsuger-metering: {} {what} fetched...", out.count());
+        }
+    }
+    if progress && out.count() >= 1000 {
+        eprintln!("\rsuger-metering: {} {what} fetched.   ", out.count());
+    }
+    out.finish();
+    failure.map_or(Ok(()), Err)
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 use suger_metering::{MeteringClient, Outbox, OutboxError};
 
+use super::connect;
 use crate::cli::{Global, OutboxCommand};
 use crate::exit::{self, Failure, Op};
 use crate::input::FileGroup;
@@ -57,11 +58,7 @@ fn failure(e: &OutboxError, op: Op) -> Failure {
 }
 
 /// `outbox status --dir DIR` / `outbox flush --dir DIR`.
-pub(crate) fn outbox(
-    global: &Global,
-    printer: &Printer,
-    cmd: &OutboxCommand,
-) -> Result<(), Failure> {
+pub(crate) fn run(global: &Global, printer: &Printer, cmd: &OutboxCommand) -> Result<(), Failure> {
     match cmd {
         OutboxCommand::Status { dir } => {
             let outbox = open(dir)?;
@@ -77,7 +74,7 @@ pub(crate) fn outbox(
             Ok(())
         }
         OutboxCommand::Flush { dir } => {
-            let client = crate::connect(global)?;
+            let client = connect(global)?;
             flush(&client, printer, &open(dir)?)
         }
     }

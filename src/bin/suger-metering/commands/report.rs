@@ -1,19 +1,20 @@
-//! `report`, `batch-report` and `validate`.
+//! `report ENTITLEMENT --record ...` and `report --file FILE [--outbox DIR]`.
 
-use suger_metering::{CreateUsageRecordGroupParams, MeteringClient, NewUsageRecordGroup};
+use suger_metering::{CreateUsageRecordGroupParams, MeteringClient};
 
-use crate::cli::{FileArgs, Global, ReportArgs};
+use super::connect;
+use crate::cli::{Global, ReportArgs};
 use crate::exit::{self, Failure, Op};
 use crate::input::{self, FileGroup};
-use crate::output::{Note, Printer};
+use crate::output::Printer;
 
 /// `report ENTITLEMENT --record ...` or `report --file FILE`.
-pub(crate) fn report(global: &Global, printer: &Printer, args: &ReportArgs) -> Result<(), Failure> {
+pub(crate) fn run(global: &Global, printer: &Printer, args: &ReportArgs) -> Result<(), Failure> {
     if let Some(path) = &args.file {
-        let client = crate::connect(global)?;
+        let client = connect(global)?;
         let groups = input::read_groups(path, args.format, client.org_id())?;
         if let Some(dir) = &args.outbox {
-            return crate::commands::outbox::enqueue_and_flush(&client, printer, dir, &groups);
+            return super::outbox::enqueue_and_flush(&client, printer, dir, &groups);
         }
         return report_groups(&client, printer, &groups);
     }
@@ -36,7 +37,7 @@ pub(crate) fn report(global: &Global, printer: &Printer, args: &ReportArgs) -> R
                 .map_err(|e| Failure::usage(e, "give --timestamp like 2026-03-01T10:00:00Z"))?,
         );
     }
-    let client = crate::connect(global)?;
+    let client = connect(global)?;
     input::check_flags(&params, client.org_id())?;
     // Without --id, pick one here so that an "outcome unknown" can say which id to re-run with
     // (re-running the same command would pick a new one and could bill twice).
@@ -106,89 +107,4 @@ fn report_groups(
         groups.len()
     );
     failure.map_or(Ok(()), Err)
-}
-
-fn to_item(g: &FileGroup) -> NewUsageRecordGroup {
-    NewUsageRecordGroup {
-        entitlement_id: g.params.entitlement_id.clone(),
-        records: g.params.records.clone(),
-        billable_records: g.params.billable_records.clone(),
-        timestamp: g.params.timestamp,
-        meta_info: None,
-    }
-}
-
-/// A file's groups as batch items (no ids: refused when the file gives some).
-fn batch_items(
-    global: &Global,
-    args: &FileArgs,
-) -> Result<(MeteringClient, Vec<NewUsageRecordGroup>), Failure> {
-    let client = crate::connect(global)?;
-    let groups = input::read_groups(&args.file, args.format, client.org_id())?;
-    let items = groups.iter().map(to_item).collect();
-    if let Some(g) = groups.iter().find(|g| g.explicit_id) {
-        return Err(Failure::usage(
-            format!(
-                "line {}: batch items carry no id, but this one has id {:?}",
-                g.line,
-                g.params.id.as_deref().unwrap_or_default()
-            ),
-            "use `suger-metering report --file` to report with ids (deduplicated), or drop the ids",
-        ));
-    }
-    Ok((client, items))
-}
-
-/// `batch-report --file FILE`.
-pub(crate) fn batch_report(
-    global: &Global,
-    printer: &Printer,
-    args: &FileArgs,
-) -> Result<(), Failure> {
-    let (client, items) = batch_items(global, args)?;
-    eprintln!(
-        "suger-metering: note: batch items carry no id, so Suger cannot deduplicate them: sending this file again bills it again (`report --file` is safe to re-run)"
-    );
-    let mut out = printer.list();
-    let mut first_failure = None;
-    for outcome in client.report_usage_record_groups_in_batches(&items, None) {
-        match outcome.result {
-            Ok(created) => created.into_iter().for_each(|g| out.push(g)),
-            Err(e) => {
-                let f = exit::classify(&e, Op::Batch).context(format!(
-                    "groups {}..{} of the file",
-                    outcome.range.start + 1,
-                    outcome.range.end
-                ));
-                if first_failure.is_some() {
-                    f.print_and_exit_code();
-                } else {
-                    first_failure = Some(f);
-                }
-            }
-        }
-    }
-    out.finish();
-    first_failure.map_or(Ok(()), Err)
-}
-
-/// `validate --file FILE`: local checks, then Suger's validation endpoint.
-pub(crate) fn validate(global: &Global, printer: &Printer, args: &FileArgs) -> Result<(), Failure> {
-    let client = crate::connect(global)?;
-    let groups = input::read_groups(&args.file, args.format, client.org_id())?;
-    let items: Vec<NewUsageRecordGroup> = groups.iter().map(to_item).collect();
-    let message = client
-        .batch_validate_usage_record_groups(&items)
-        .map_err(|e| exit::classify(&e, Op::Other))?;
-    if !message.is_empty() {
-        return Err(Failure::usage(
-            format!("Suger says the file is invalid: {message}"),
-            "fix the file and validate again",
-        ));
-    }
-    let note = Note {
-        result: format!("valid: {} groups", items.len()),
-    };
-    printer.one(&note, std::slice::from_ref(&note));
-    Ok(())
 }
