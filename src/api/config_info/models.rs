@@ -1,16 +1,14 @@
-//! The organization's usage metering configuration (dimension mapping per partner).
+//! The usage metering configuration models: per partner, the mapping of dimensions.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::api::common::Partner;
-use crate::http::client::MeteringClient;
 use crate::http::error::Result;
 use crate::http::serde_util::{
     go_f64, is_empty, null_as_default as nd, null_values_as_default, open_enum,
 };
-use crate::http::transport::Request;
 
 open_enum! {
     /// How a source dimension converts to a destination dimension.
@@ -60,6 +58,9 @@ open_enum! {
 ///     ..Default::default()
 /// };
 /// ```
+///
+/// [`MeteringClient::get_usage_metering_config_info`]: crate::MeteringClient::get_usage_metering_config_info
+/// [`MeteringClient::update_usage_metering_config_info`]: crate::MeteringClient::update_usage_metering_config_info
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UsageMeteringConfigInfo {
@@ -135,50 +136,6 @@ pub struct UsageMeteringDimensionMappingValue {
     /// Fields this version of the crate does not model, sent back unchanged.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
-}
-
-impl MeteringClient {
-    /// Gets the organization's usage metering configuration.
-    ///
-    /// `GET /org/{orgId}/usageMeteringConfigInfo`
-    ///
-    /// ```no_run
-    /// # let client = suger_metering::MeteringClient::from_env()?;
-    /// let config = client.get_usage_metering_config_info()?;
-    /// for p in &config.partner_usage_metering_configs {
-    ///     println!("{:?}: mapping {}", p.partner, p.enable_dimension_mapping);
-    /// }
-    /// # Ok::<(), suger_metering::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Api`](crate::Error::Api), transport and decode errors.
-    pub fn get_usage_metering_config_info(&self) -> Result<UsageMeteringConfigInfo> {
-        self.call(Request::get(&["usageMeteringConfigInfo"]))
-    }
-
-    /// Updates the organization's usage metering configuration.
-    ///
-    /// `PATCH /org/{orgId}/usageMeteringConfigInfo`
-    ///
-    /// ```no_run
-    /// # let client = suger_metering::MeteringClient::from_env()?;
-    /// let mut config = client.get_usage_metering_config_info()?;
-    /// for p in &mut config.partner_usage_metering_configs {
-    ///     p.enable_dimension_mapping = true;
-    /// }
-    /// let updated = client.update_usage_metering_config_info(&config)?;
-    /// # Ok::<(), suger_metering::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Api`](crate::Error::Api), transport and decode errors.
-    pub fn update_usage_metering_config_info(
-        &self,
-        config: &UsageMeteringConfigInfo,
-    ) -> Result<UsageMeteringConfigInfo> {
-        self.call(Request::patch(&["usageMeteringConfigInfo"]).json(config)?)
-    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,14 @@
-//! Usage record reports: what Suger sent to a marketplace for a set of usage record groups.
+//! The usage record report models: what was reported to a marketplace, and a page of them.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::api::billable_metric::{BillableMetricAggregationType, BillableMetricInfo};
 use crate::api::common::Partner;
-use crate::api::pages::paginate;
-use crate::api::query::{push_id, push_opt, push_range, setters};
-use crate::http::client::MeteringClient;
 use crate::http::error::Result;
 use crate::http::serde_util::{is_empty, null_as_default as nd, open_enum, rfc3339_opt};
-use crate::http::transport::Request;
 
 open_enum! {
     /// Status of a usage record report.
@@ -252,165 +248,4 @@ pub struct ListUsageRecordReportsResponse {
     /// The `offset` of the next page, when there is one.
     #[serde(rename = "nextOffset", skip_serializing_if = "Option::is_none")]
     pub next_offset: Option<u32>,
-}
-
-/// Optional query parameters of [`MeteringClient::list_usage_record_reports`].
-/// Only parameters that were set are sent.
-///
-/// ```
-/// use suger_metering::{ListUsageRecordReports, Partner};
-/// let q = ListUsageRecordReports::new().partner(Partner::Aws).limit(100);
-/// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
-pub struct ListUsageRecordReports {
-    /// `partner`: only reports to this marketplace (`AWS`, `AZURE`, `GCP`).
-    pub partner: Option<Partner>,
-    /// `buyerId`: only reports of this buyer.
-    pub buyer_id: Option<String>,
-    /// `entitlementId`: only reports of this entitlement.
-    pub entitlement_id: Option<String>,
-    /// `startDate` (UTC): the server defaults to 30 days before `end_date`.
-    pub start_date: Option<Date>,
-    /// `endDate` (UTC): the server defaults to today.
-    pub end_date: Option<Date>,
-    /// `limit`: page size, 1 to 1000; the server defaults to 1000.
-    pub limit: Option<u32>,
-    /// `offset`: the server defaults to 0.
-    pub offset: Option<u32>,
-}
-
-impl ListUsageRecordReports {
-    /// No filters: the server's defaults (the last 30 days, first 1000 reports).
-    pub fn new() -> Self {
-        Self::default()
-    }
-    setters! {
-        /// Only reports to this marketplace.
-        partner: Partner;
-        /// Only reports of this buyer.
-        buyer_id: String;
-        /// Only reports of this entitlement.
-        entitlement_id: String;
-        /// First day (UTC, inclusive).
-        start_date: Date;
-        /// Last day (UTC).
-        end_date: Date;
-        /// Page size, 1 to 1000.
-        limit: u32;
-        /// Number of reports to skip.
-        offset: u32;
-    }
-
-    /// Checks the parameters and returns the query pairs to send, camelCase, in spec order.
-    pub(crate) fn query(&self) -> Result<Vec<(&'static str, String)>> {
-        let mut q = Vec::new();
-        push_opt(&mut q, "partner", self.partner.as_ref().map(|p| p.as_str()));
-        push_id(&mut q, "buyer_id", "buyerId", self.buyer_id.as_deref())?;
-        push_id(
-            &mut q,
-            "entitlement_id",
-            "entitlementId",
-            self.entitlement_id.as_deref(),
-        )?;
-        push_range(
-            &mut q,
-            self.start_date,
-            self.end_date,
-            self.limit,
-            self.offset,
-        )?;
-        Ok(q)
-    }
-}
-
-impl MeteringClient {
-    /// Iterates over every usage record report matching `query`, fetching pages lazily by
-    /// `offset`/`nextOffset`; see [`MeteringClient::usage_record_groups`] for when it stops.
-    ///
-    /// ```no_run
-    /// # let client = suger_metering::MeteringClient::from_env()?;
-    /// use suger_metering::ListUsageRecordReports;
-    /// for report in client.usage_record_reports(&ListUsageRecordReports::new()) {
-    ///     println!("{}", report?.id);
-    /// }
-    /// # Ok::<(), suger_metering::Error>(())
-    /// ```
-    pub fn usage_record_reports(
-        &self,
-        query: &ListUsageRecordReports,
-    ) -> impl Iterator<Item = Result<MeteringUsageRecordReport>> + '_ {
-        paginate(
-            self,
-            query.clone(),
-            query.offset.unwrap_or(0),
-            |client, q| {
-                let page = client.list_usage_record_reports(q)?;
-                Ok((page.usage_record_reports, page.next_offset))
-            },
-            |q, offset| q.offset = Some(offset),
-        )
-    }
-
-    /// Lists usage record reports, one page.
-    ///
-    /// `GET /org/{orgId}/usageRecordReport`
-    ///
-    /// ```no_run
-    /// # let client = suger_metering::MeteringClient::from_env()?;
-    /// use suger_metering::ListUsageRecordReports;
-    /// let page = client.list_usage_record_reports(&ListUsageRecordReports::new().limit(50))?;
-    /// for r in &page.usage_record_reports {
-    ///     println!("{} {:?}", r.id, r.info.as_ref().and_then(|i| i.status.clone()));
-    /// }
-    /// # Ok::<(), suger_metering::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::InvalidRequest`](crate::Error::InvalidRequest) (nothing sent) for an empty id filter, `limit` outside
-    /// 1..=1000, or `start_date` after `end_date`.
-    pub fn list_usage_record_reports(
-        &self,
-        query: &ListUsageRecordReports,
-    ) -> Result<ListUsageRecordReportsResponse> {
-        self.call(
-            Request::get(&["usageRecordReport"])
-                .query(query.query()?)
-                .list(),
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::date;
-
-    #[test]
-    fn list_query_wire_names() {
-        assert!(ListUsageRecordReports::new().query().unwrap().is_empty());
-        let q = ListUsageRecordReports::new()
-            .partner(Partner::Azure)
-            .buyer_id("b")
-            .entitlement_id("e")
-            .start_date(date!(2026 - 02 - 01))
-            .end_date(date!(2026 - 02 - 01))
-            .limit(1)
-            .offset(0)
-            .query()
-            .unwrap();
-        let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        assert_eq!(
-            q,
-            [
-                ("partner", "AZURE"),
-                ("buyerId", "b"),
-                ("entitlementId", "e"),
-                ("startDate", "2026-02-01"),
-                ("endDate", "2026-02-01"),
-                ("limit", "1"),
-                ("offset", "0"),
-            ]
-        );
-    }
 }

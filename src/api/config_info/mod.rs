@@ -1,0 +1,6 @@
+//! The organization's usage metering configuration (dimension mapping per partner).
+
+mod models;
+mod operations;
+
+pub use models::*;
