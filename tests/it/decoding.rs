@@ -282,6 +282,7 @@ fn decode_parts(e: Error) -> (u16, String, serde_json::Error) {
             status,
             excerpt,
             source,
+            ..
         } => (status, excerpt, source),
         other => panic!("expected Error::Decode, got {other:?}"),
     }
