@@ -39,8 +39,9 @@ pub use api::usage_record_report::{
 pub use api::billable_metric::{
     BillableMetric, BillableMetricAggregationType, BillableMetricFilter, BillableMetricFilterGroup,
     BillableMetricFilterOperation, BillableMetricFilterValueType, BillableMetricInfo,
-    BillableMetricStatus, MAX_BILLABLE_METRIC_DESCRIPTION_LEN, MAX_BILLABLE_METRIC_ID_LEN,
-    MAX_BILLABLE_METRIC_NAME_LEN, MIN_BILLABLE_METRIC_NAME_LEN, UpdateBillableMetricParams,
+    BillableMetricStatus, ListBillableMetrics, MAX_BILLABLE_METRIC_DESCRIPTION_LEN,
+    MAX_BILLABLE_METRIC_ID_LEN, MAX_BILLABLE_METRIC_NAME_LEN, MIN_BILLABLE_METRIC_NAME_LEN,
+    UpdateBillableMetricParams,
 };
 
 pub use api::config_info::{

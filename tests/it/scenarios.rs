@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use suger_metering::fake::{FakeSuger, Fault, Operation};
 use suger_metering::{
     BillableMetric, BillableMetricAggregationType, BillableMetricInfo, BillableMetricStatus,
-    CreateUsageRecordGroupParams, Error, ListUsageRecordGroups, ListUsageRecordReports,
-    MeteringClient, MeteringUsageRecord, NewUsageRecordGroup, Partner, PartnerUsageMeteringConfig,
-    RetryPolicy, UpdateBillableMetricParams, UsageMeteringConfigInfo,
+    CreateUsageRecordGroupParams, Error, ListBillableMetrics, ListUsageRecordGroups,
+    ListUsageRecordReports, MeteringClient, MeteringUsageRecord, NewUsageRecordGroup, Partner,
+    PartnerUsageMeteringConfig, RetryPolicy, UpdateBillableMetricParams, UsageMeteringConfigInfo,
     UsageMeteringDimensionMappingMode, UsageMeteringDimensionMappingValue, UsageRecordGroupSource,
     UsageRecordGroupStatus, UsageRecordReportStatus,
 };
@@ -1076,13 +1076,15 @@ fn billable_metric_create_get_list_update_and_not_found() {
     let got = c.get_billable_metric("bm-calls").expect("get");
     assert_eq!(got, created);
 
-    let all = c.list_billable_metrics(None).expect("list");
+    let all = c
+        .list_billable_metrics(&ListBillableMetrics::new())
+        .expect("list");
     assert_eq!(
         all.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
         ["bm-calls", second.id.as_str()]
     );
     assert!(
-        c.list_billable_metrics(Some(BillableMetricStatus::Deleted))
+        c.list_billable_metrics(&ListBillableMetrics::new().status(BillableMetricStatus::Deleted))
             .expect("list")
             .is_empty(),
         "the server's null decodes as empty"
@@ -1113,7 +1115,7 @@ fn billable_metric_create_get_list_update_and_not_found() {
     );
 
     let deleted = c
-        .list_billable_metrics(Some(BillableMetricStatus::Deleted))
+        .list_billable_metrics(&ListBillableMetrics::new().status(BillableMetricStatus::Deleted))
         .expect("list");
     assert_eq!(
         deleted.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
@@ -1124,7 +1126,7 @@ fn billable_metric_create_get_list_update_and_not_found() {
         [("status".to_string(), "DELETED".to_string())]
     );
     let active = c
-        .list_billable_metrics(Some(BillableMetricStatus::Active))
+        .list_billable_metrics(&ListBillableMetrics::new().status(BillableMetricStatus::Active))
         .expect("list");
     assert_eq!(
         active.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
@@ -1263,7 +1265,9 @@ fn another_org_is_a_403() {
         .retry(RetryPolicy::default().sleep_fn(|_| {}))
         .build()
         .expect("build");
-    let e = c.list_billable_metrics(None).expect_err("403");
+    let e = c
+        .list_billable_metrics(&ListBillableMetrics::new())
+        .expect_err("403");
     assert!(matches!(e, Error::Api { status: 403, .. }), "{e:?}");
     assert_eq!(fake.requests().len(), 1);
 }

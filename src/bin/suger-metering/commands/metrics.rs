@@ -1,6 +1,8 @@
 //! `metrics list|get|create|update`.
 
-use suger_metering::{BillableMetric, BillableMetricStatus, UpdateBillableMetricParams};
+use suger_metering::{
+    BillableMetric, BillableMetricStatus, ListBillableMetrics, UpdateBillableMetricParams,
+};
 
 use super::connect;
 use crate::cli::{Global, MetricsCommand};
@@ -14,9 +16,9 @@ pub(crate) fn run(global: &Global, printer: &Printer, cmd: MetricsCommand) -> Re
     let metric = match cmd {
         MetricsCommand::List { status } => {
             let client = connect(global)?;
-            let list = client
-                .list_billable_metrics(status.as_deref().map(BillableMetricStatus::from))
-                .map_err(fail)?;
+            let mut query = ListBillableMetrics::new();
+            query.status = status.as_deref().map(BillableMetricStatus::from);
+            let list = client.list_billable_metrics(&query).map_err(fail)?;
             let mut out = printer.list();
             list.into_iter().for_each(|m| out.push(m));
             out.finish();
