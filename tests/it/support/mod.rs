@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod expected;
+pub mod fake;
 pub mod raw_http;
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
