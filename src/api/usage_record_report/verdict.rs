@@ -170,7 +170,7 @@ impl fmt::Display for MarketplaceVerdict {
 /// event, one GCP operation), with what the answer says about the record.
 ///
 /// Response-only and `#[non_exhaustive]`: outside this crate, read it from
-/// [`MeteringUsageRecordReport::record_verdicts`].
+/// [`MeteringUsageRecordReport::record_verdicts`](crate::MeteringUsageRecordReport::record_verdicts).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct MarketplaceRecordVerdict {
