@@ -33,6 +33,11 @@ pub(super) struct Exchange {
 
 const HOUR: i128 = 3_600_000_000_000;
 
+/// A whole hour as Go's RFC 3339 writes it (no fraction).
+fn hour_text(nanos: i128) -> String {
+    format_rfc3339(nanos).replace(".000000000", "")
+}
+
 /// Plays one report's exchange with `partner` (`AWS`, `AZURE` or `GCP`).
 pub(super) fn play(
     partner: &str,
@@ -88,7 +93,7 @@ fn aws(
                 "CustomerAWSAccountID": null,
                 "Dimension": u.key,
                 "Quantity": u.quantity.round() as i64,
-                "Timestamp": format_rfc3339(u.hour),
+                "Timestamp": hour_text(u.hour),
                 "UsageAllocations": null,
             })
         })
@@ -148,7 +153,7 @@ fn azure(
                 "planId": "fake-plan",
                 "dimension": u.key,
                 "quantity": go_number(u.quantity),
-                "effectiveStartTime": format_rfc3339(u.hour),
+                "effectiveStartTime": hour_text(u.hour),
             })
         })
         .collect();
@@ -244,8 +249,8 @@ fn gcp(
                 "operationId": new_uuid(),
                 "operationName": format!("{PRODUCT_ID}/usage_report"),
                 "consumerId": format!("project:{buyer}"),
-                "startTime": format_rfc3339(u.hour),
-                "endTime": format_rfc3339(u.hour + HOUR),
+                "startTime": hour_text(u.hour),
+                "endTime": hour_text(u.hour + HOUR),
                 "metricValueSets": [{
                     "metricName": format!("{PRODUCT_ID}/{}", u.key),
                     "metricValues": [{"int64Value": (u.quantity.round() as i64).to_string()}],
