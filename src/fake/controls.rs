@@ -81,6 +81,21 @@ impl FakeSuger {
     /// [`usage_record_groups`](Self::usage_record_groups), as if Suger had never recorded it
     /// (reporting the same id again then succeeds).
     ///
+    /// ```
+    /// use suger_metering::fake::FakeSuger;
+    /// # use suger_metering::CreateUsageRecordGroupParams;
+    /// let fake = FakeSuger::start()?;
+    /// # let params = CreateUsageRecordGroupParams {
+    /// #     id: Some("g1".into()),
+    /// #     records: [("api_calls".to_string(), 3.0)].into(),
+    /// #     ..Default::default()
+    /// # };
+    /// # fake.client().report_usage_record_group("ent-1", &params).unwrap();
+    /// fake.lose_group("g1");
+    /// assert!(fake.usage_record_groups().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Panics
     ///
     /// If there is no group with that id (a bug in the calling test).
@@ -128,6 +143,13 @@ impl FakeSuger {
     /// Makes the list routes (usage record groups and reports) return at most `n` items per
     /// page, whatever `limit` asks, with a correct `nextOffset`: Suger may answer pages
     /// smaller than asked. `0` removes the cap.
+    ///
+    /// ```
+    /// use suger_metering::fake::FakeSuger;
+    /// let fake = FakeSuger::start()?;
+    /// fake.max_page_size(5);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn max_page_size(&self, n: usize) {
         lock(&self.shared.state).max_page_size = (n > 0).then_some(n);
     }
@@ -135,12 +157,29 @@ impl FakeSuger {
     /// The first half of a report cycle: every `CREATED` group becomes `REPORT_PENDING`
     /// (taken by Suger, not forwarded yet). Returns their ids.
     /// [`run_report_cycle`](Self::run_report_cycle) then reports them.
+    ///
+    /// ```
+    /// use suger_metering::fake::FakeSuger;
+    /// let fake = FakeSuger::start()?;
+    /// assert!(fake.start_report_cycle().is_empty());
+    /// assert!(fake.run_report_cycle().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn start_report_cycle(&self) -> Vec<String> {
         lock(&self.shared.state).start_report_cycle()
     }
 
     /// Drops every outcome a test decided: queued [`Fault`](super::Fault)s, report failures
     /// (by group and by entitlement) and the page size cap. Stored data stays.
+    ///
+    /// ```
+    /// use suger_metering::fake::{FakeSuger, Fault};
+    /// let fake = FakeSuger::start()?;
+    /// fake.inject(Fault::status(503).times(3));
+    /// fake.clear_faults();
+    /// assert!(fake.client().list_billable_metrics(None).is_ok());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn clear_faults(&self) {
         self.shared.clear_faults();
     }
@@ -148,6 +187,14 @@ impl FakeSuger {
     /// Back to how the fake started, for a fake shared between tests: no faults or decided
     /// outcomes, no recorded requests, the state empty and then the
     /// [seed](super::FakeSugerBuilder::seed) loaded again (groups without an id get new ones).
+    ///
+    /// ```
+    /// use suger_metering::fake::FakeSuger;
+    /// let fake = FakeSuger::start()?;
+    /// fake.reset();
+    /// assert!(fake.usage_record_groups().is_empty() && fake.requests().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reset(&self) {
         self.shared.reset();
     }

@@ -113,6 +113,13 @@ impl MarketplaceVerdict {
 
     /// The message or reason it carries, if any (`None` for `Accepted`, `Duplicate` and
     /// `Unknown`).
+    ///
+    /// ```
+    /// use suger_metering::MarketplaceVerdict;
+    /// let v = MarketplaceVerdict::Invalid { reason: "unknown dimension".into() };
+    /// assert_eq!(v.message(), Some("unknown dimension"));
+    /// assert_eq!(MarketplaceVerdict::Accepted { record_id: None }.message(), None);
+    /// ```
     pub fn message(&self) -> Option<&str> {
         match self {
             MarketplaceVerdict::TooLate { message }
