@@ -32,8 +32,8 @@ pub use api::usage_record_group::{
 
 pub use api::usage_record_report::{
     AggregatedMeteringUsageRecord, ListUsageRecordReports, ListUsageRecordReportsResponse,
-    MeteringUsageRecordReport, MeteringUsageRecordReportInfo, UniqueCountAggregationResult,
-    UsageRecordReportStatus,
+    MarketplaceRecordVerdict, MarketplaceVerdict, MeteringUsageRecordReport,
+    MeteringUsageRecordReportInfo, UniqueCountAggregationResult, UsageRecordReportStatus,
 };
 
 pub use api::billable_metric::{
