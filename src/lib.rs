@@ -10,7 +10,9 @@ mod http;
 pub use api::billable_metric::*;
 pub use api::common::*;
 pub use api::config_info::*;
-pub use api::ids::{MAX_USAGE_RECORD_GROUP_ID_LEN, usage_record_group_id};
+pub use api::ids::{
+    MAX_USAGE_RECORD_GROUP_ID_LEN, time_key, usage_record_group_content_id, usage_record_group_id,
+};
 pub use api::usage_record_group::*;
 pub use api::usage_record_report::*;
 pub use durable::meter::{Meter, MeterBuilder, MeterStats};
