@@ -11,7 +11,8 @@ pub use api::billable_metric::*;
 pub use api::common::*;
 pub use api::config_info::*;
 pub use api::ids::{
-    MAX_USAGE_RECORD_GROUP_ID_LEN, time_key, usage_record_group_content_id, usage_record_group_id,
+    MAX_USAGE_RECORD_GROUP_ID_LEN, time_key, usage_identity_key, usage_record_group_content_id,
+    usage_record_group_id,
 };
 pub use api::usage_record_group::*;
 pub use api::usage_record_report::*;

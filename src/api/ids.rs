@@ -83,6 +83,37 @@ pub fn time_key(timestamp: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// The identity key of usage: what identifies it within its entitlement, for
+/// [`usage_record_group_id`]. The usage's time ([`time_key`]), a scope you choose (a batch or
+/// file name, a source: what `suger-metering --id-key` gives), or both as `"{scope}/{time}"`;
+/// `None` when neither is known (such usage has no identity: give it an id).
+///
+/// Give a scope when two sources report the same entitlement and hour (different dimensions
+/// from different files): with the time alone they would share an id, and the second would be
+/// answered "already recorded".
+///
+/// ```
+/// use suger_metering::usage_identity_key;
+/// use suger_metering::time::OffsetDateTime;
+/// let t = OffsetDateTime::from_unix_timestamp(1_795_701_600)?; // 2026-11-26T14:00:00Z
+/// assert_eq!(usage_identity_key(None, Some(t)).as_deref(), Some("2026-11-26T14:00:00Z"));
+/// assert_eq!(usage_identity_key(Some("storage"), Some(t)).as_deref(), Some("storage/2026-11-26T14:00:00Z"));
+/// assert_eq!(usage_identity_key(Some("run-7"), None).as_deref(), Some("run-7"));
+/// assert_eq!(usage_identity_key(None, None), None);
+/// # Ok::<(), suger_metering::time::error::ComponentRange>(())
+/// ```
+pub fn usage_identity_key(
+    scope: Option<&str>,
+    timestamp: Option<OffsetDateTime>,
+) -> Option<String> {
+    match (scope, timestamp) {
+        (Some(scope), Some(t)) => Some(format!("{scope}/{}", time_key(t))),
+        (Some(scope), None) => Some(scope.to_owned()),
+        (None, Some(t)) => Some(time_key(t)),
+        (None, None) => None,
+    }
+}
+
 /// A usage record group id derived from the group's **content**: the entitlement, the usage
 /// (records or billable records with their properties) and the timestamp; not the id or the
 /// organization. Two reports of identical content get the same id; a corrected quantity gets

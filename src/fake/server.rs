@@ -206,14 +206,20 @@ impl Shared {
         Response::json(&reply)
     }
 
-    /// Remembers a request, forgetting the oldest beyond `max_requests`.
-    fn record(&self, r: RecordedRequest) {
+    /// Remembers a request, forgetting the oldest beyond `max_requests` requests or
+    /// `max_request_bytes` bytes of bodies (a larger body is kept cut to that size).
+    fn record(&self, mut r: RecordedRequest) {
         let mut requests = lock(&self.requests);
         if self.max_requests == 0 {
             return;
         }
-        while requests.len() >= self.max_requests {
-            requests.pop_front();
+        r.body.truncate(self.max_request_bytes);
+        r.body.shrink_to_fit();
+        let mut bytes: usize = requests.iter().map(|q| q.body.len()).sum();
+        while requests.len() >= self.max_requests
+            || (!requests.is_empty() && bytes + r.body.len() > self.max_request_bytes)
+        {
+            bytes -= requests.pop_front().map_or(0, |q| q.body.len());
         }
         requests.push_back(r);
     }

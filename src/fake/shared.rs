@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     /// The most recent requests, at most `max_requests` of them.
     pub(crate) requests: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) max_requests: usize,
+    /// Most bytes of request bodies kept in `requests`.
+    pub(crate) max_request_bytes: usize,
     /// Most connections served at once; more are closed on accept.
     pub(crate) max_connections: usize,
     /// Longest idle time, and longest time to receive one whole request, per connection.
