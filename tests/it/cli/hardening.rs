@@ -54,6 +54,29 @@ fn outbox_flush_shows_damaged_reports_overdue_usage_and_the_library_warnings() {
     assert!(r.stderr.contains("moved to"), "{r:?}");
     assert!(r.stderr.contains("more than 6 hours old"), "{r:?}");
     r.error_line(&["1 reports are still pending", "last error", "HTTP 500"]);
+    // Sent later (its backoff over): recorded, and flagged as sent too late for AWS.
+    for entry in std::fs::read_dir(dir.join("pending")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        v["retryAt"] = "2000-01-01T00:00:00Z".into();
+        std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+    let r = run(&fake, &["outbox", "flush", "--dir", dir.to_str().unwrap()]);
+    let summary = r.code(0).json();
+    assert_eq!(
+        (
+            summary["recorded"].as_u64(),
+            summary["recordedLate"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("late-1 was sent more than 6 hours after its usage"),
+        "{r:?}"
+    );
 }
 
 #[test]

@@ -25,6 +25,9 @@ struct OutboxSummary {
     /// Pending reports whose usage is older than AWS Marketplace accepts (6 hours; flush only).
     #[serde(skip_serializing_if = "Option::is_none")]
     overdue: Option<usize>,
+    /// Of `recorded`: usage sent more than 6 hours after it happened (flush only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recorded_late: Option<usize>,
     /// Why reports are still pending, if they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_error: Option<String>,
@@ -87,6 +90,7 @@ pub(crate) fn run(global: &Global, printer: &Printer, cmd: &OutboxCommand) -> Re
                 dead,
                 damaged: None,
                 overdue: None,
+                recorded_late: None,
                 last_error: None,
             };
             printer.one(&s, std::slice::from_ref(&s));
@@ -112,6 +116,7 @@ pub(crate) fn flush(
         dead: summary.dead,
         damaged: Some(summary.damaged),
         overdue: Some(summary.overdue),
+        recorded_late: Some(summary.recorded_late),
         last_error: summary.last_error.clone(),
     };
     printer.one(&s, std::slice::from_ref(&s));
