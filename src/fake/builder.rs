@@ -165,7 +165,7 @@ impl FakeSugerBuilder {
             org_id: self.org_id.clone(),
             state: Mutex::new(state),
             faults: Mutex::new(VecDeque::new()),
-            requests: Mutex::new(VecDeque::new()),
+            requests: Mutex::new(Default::default()),
             max_requests: self.max_requests,
             max_request_bytes: self.max_request_bytes,
             max_connections: self.max_connections,

@@ -208,20 +208,8 @@ impl Shared {
 
     /// Remembers a request, forgetting the oldest beyond `max_requests` requests or
     /// `max_request_bytes` bytes of bodies (a larger body is kept cut to that size).
-    fn record(&self, mut r: RecordedRequest) {
-        let mut requests = lock(&self.requests);
-        if self.max_requests == 0 {
-            return;
-        }
-        r.body.truncate(self.max_request_bytes);
-        r.body.shrink_to_fit();
-        let mut bytes: usize = requests.iter().map(|q| q.body.len()).sum();
-        while requests.len() >= self.max_requests
-            || (!requests.is_empty() && bytes + r.body.len() > self.max_request_bytes)
-        {
-            bytes -= requests.pop_front().map_or(0, |q| q.body.len());
-        }
-        requests.push_back(r);
+    fn record(&self, r: RecordedRequest) {
+        lock(&self.requests).push(r, self.max_requests, self.max_request_bytes);
     }
 
     /// Pops (or decrements) the first queued fault that matches `operation` at `raw_path`.

@@ -121,6 +121,7 @@ The id is a UUID v5 of the entitlement and the key: the same on every run and ma
     #[command(
         after_help = "Example:\n  suger-metering fake --port 0 --seed seed.json\n\n\
 Prints SUGER_API_BASE_URL=..., SUGER_API_KEY=... and SUGER_ORG_ID=... as soon as it listens.\n\
+--org-id (or SUGER_ORG_ID) is the organization it serves; other global flags are refused.\n\
 Admin routes (no auth): POST /_fake/report-cycle, POST /_fake/faults (JSON fault),\n\
 DELETE /_fake/faults, GET /_fake/requests, DELETE /_fake/requests, GET /_fake/state,\n\
 POST /_fake/fail-next-report, POST /_fake/group-status."
