@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use suger_metering::fake::FakeSuger;
 use suger_metering::{
     BillableMetric, BillableMetricAggregationType, BillableMetricStatus,
-    CreateUsageRecordGroupParams, Error, ListUsageRecordGroups, ListUsageRecordReports,
-    MeteringClient, MeteringUsageRecord, NewUsageRecordGroup, Partner, PartnerUsageMeteringConfig,
-    UpdateBillableMetricParams, UsageRecordGroupStatus,
+    CreateUsageRecordGroupParams, Error, ListBillableMetrics, ListUsageRecordGroups,
+    ListUsageRecordReports, MeteringClient, MeteringUsageRecord, NewUsageRecordGroup, Partner,
+    PartnerUsageMeteringConfig, UpdateBillableMetricParams, UsageRecordGroupStatus,
 };
 
 fn main() -> ExitCode {
@@ -73,7 +73,8 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
         metric.description
     );
     let got = client.get_billable_metric(&metric.id)?;
-    let active = client.list_billable_metrics(Some(BillableMetricStatus::Active))?;
+    let active = client
+        .list_billable_metrics(&ListBillableMetrics::new().status(BillableMetricStatus::Active))?;
     println!(
         "get/list_billable_metrics-> {:?}; {} active",
         got.name,
@@ -275,7 +276,7 @@ fn against_real_api(write: bool) -> Result<(), Box<dyn std::error::Error>> {
         }
     );
 
-    let metrics = client.list_billable_metrics(None)?;
+    let metrics = client.list_billable_metrics(&ListBillableMetrics::new())?;
     println!("list_billable_metrics    -> {} metrics", metrics.len());
     let groups = client.list_usage_record_groups(&ListUsageRecordGroups::new().limit(10))?;
     println!(

@@ -1,5 +1,8 @@
 //! An in-process, stateful fake of the Suger Metering HTTP API, for tests.
 //!
+//! **A test tool, outside the crate's semver promise**: its API may change in minor versions
+//! (pin the minor version if you build on it); see the crate docs, *Stability*.
+//!
 //! [`FakeSuger::start`] binds `127.0.0.1:0` and serves a hand-written HTTP/1.1 server (std only:
 //! one accept thread, one thread per connection, keep-alive, `Content-Length` bodies). It keeps
 //! usage record groups, usage record reports, billable metrics and the usage metering config in

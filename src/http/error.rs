@@ -22,6 +22,26 @@ use crate::http::usage_record::NewUsageRecordGroup;
 ///
 /// No variant ever contains the API key or request headers. Bodies are kept only as short
 /// excerpts.
+///
+/// New variants may come in minor versions, and the variants with named fields are
+/// `#[non_exhaustive]` (they may gain fields): match them with `..`, and keep a `_` arm.
+/// Only this crate builds them:
+///
+/// ```compile_fail
+/// let e = suger_metering::Error::Api { status: 503, message: String::new(), retry_after: None };
+/// ```
+///
+/// ```
+/// # fn handle(e: suger_metering::Error) {
+/// use suger_metering::Error;
+/// match e {
+///     Error::Api { status, .. } if status >= 500 => { /* Suger had a problem */ }
+///     Error::AlreadyReported { id, .. } => println!("{id} was recorded before"),
+///     e if e.is_timeout() => { /* no answer in time */ }
+///     _ => {}
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -33,6 +53,7 @@ pub enum Error {
     /// The request was refused before sending because it breaks a rule of the API.
     /// **No request was sent.**
     #[error("invalid request (not sent): {field}: {reason}")]
+    #[non_exhaustive]
     InvalidRequest {
         /// The argument or field at fault, e.g. `"records"` or `"limit"`.
         field: &'static str,
@@ -42,6 +63,7 @@ pub enum Error {
 
     /// Suger answered with a non-2xx status.
     #[error("Suger API answered HTTP {status}: {message}")]
+    #[non_exhaustive]
     Api {
         /// The HTTP status code.
         status: u16,
@@ -68,6 +90,7 @@ pub enum Error {
     #[error(
         "the HTTP {status} answer from Suger does not match the API's schema (body starts: {excerpt:?})"
     )]
+    #[non_exhaustive]
     Decode {
         /// The HTTP status code of the answer.
         status: u16,
@@ -88,6 +111,7 @@ pub enum Error {
     /// re-run of your job, a replayed spool). [`Error::is_already_reported`] is `true`,
     /// [`Error::status`] is 409.
     #[error("usage record group {id} is already recorded at Suger (HTTP 409: {message})")]
+    #[non_exhaustive]
     AlreadyReported {
         /// The id of the usage record group, as sent.
         id: String,
@@ -108,6 +132,7 @@ pub enum Error {
     #[error(
         "the outcome of the report of usage record group {id} is unknown (resend it with the same id); last attempt: {source}"
     )]
+    #[non_exhaustive]
     ReportOutcomeUnknown {
         /// The id of the usage record group, as sent.
         id: String,
@@ -124,6 +149,7 @@ pub enum Error {
     /// usage record groups) before reporting these groups again, or report them one by one
     /// with ids (or through an [`Outbox`](crate::Outbox)).
     #[error("the outcome of a batch report of {} usage record groups is unknown (do not resend it blindly); last attempt: {source}", groups.len())]
+    #[non_exhaustive]
     BatchOutcomeUnknown {
         /// The batch, handed back to the caller.
         groups: Vec<NewUsageRecordGroup>,
@@ -136,6 +162,8 @@ pub enum Error {
 /// Shorthand for `Result<T, suger_metering::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The crate-internal constructors of the `#[non_exhaustive]` variants: the one place each is
+/// built, so adding a field is a change here and at the callers that know its value.
 impl Error {
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidRequest {
@@ -144,6 +172,47 @@ impl Error {
         }
     }
 
+    pub(crate) fn api(status: u16, message: String, retry_after: Option<Duration>) -> Self {
+        Error::Api {
+            status,
+            message,
+            retry_after,
+        }
+    }
+
+    pub(crate) fn decode(status: u16, excerpt: String, source: serde_json::Error) -> Self {
+        Error::Decode {
+            status,
+            excerpt,
+            source,
+        }
+    }
+
+    pub(crate) fn already_reported(id: String, message: String, retried: bool) -> Self {
+        Error::AlreadyReported {
+            id,
+            message,
+            retried,
+        }
+    }
+
+    pub(crate) fn report_outcome_unknown(id: String, id_generated: bool, source: Error) -> Self {
+        Error::ReportOutcomeUnknown {
+            id,
+            id_generated,
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn batch_outcome_unknown(groups: Vec<NewUsageRecordGroup>, source: Error) -> Self {
+        Error::BatchOutcomeUnknown {
+            groups,
+            source: Box::new(source),
+        }
+    }
+}
+
+impl Error {
     /// The crate's error for a ureq failure: a timeout after the connection was open is
     /// [`Error::Timeout`], a connect timeout too (never sent), anything else [`Error::Transport`].
     pub(crate) fn from_ureq(e: ureq::Error) -> Self {
@@ -211,6 +280,27 @@ impl Error {
             Error::BatchOutcomeUnknown { source, .. }
             | Error::ReportOutcomeUnknown { source, .. } => source.transport_error(),
             _ => None,
+        }
+    }
+
+    /// `true` when no complete answer arrived in time: [`Error::Timeout`], also behind an
+    /// outcome-unknown error whose last attempt timed out. Whether the request may have been
+    /// applied is [`Error::request_may_have_been_sent`]'s answer (a connect timeout: never sent).
+    ///
+    /// ```
+    /// # fn f(client: &suger_metering::MeteringClient) {
+    /// match client.get_usage_metering_config_info() {
+    ///     Err(e) if e.is_timeout() => eprintln!("Suger did not answer in time: {e}"),
+    ///     _ => {}
+    /// }
+    /// # }
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout(_) => true,
+            Error::BatchOutcomeUnknown { source, .. }
+            | Error::ReportOutcomeUnknown { source, .. } => source.is_timeout(),
+            _ => false,
         }
     }
 

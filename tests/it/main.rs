@@ -1,7 +1,8 @@
 //! The integration tests, in one binary: one build, one link, shared support.
 //!
 //! Each module pins one area of behaviour; `support` holds the mock server guard, the client
-//! helpers, the expected values of the fixtures (tests/fixtures) and the raw HTTP helpers.
+//! helpers, the helpers for tests against the in-process fake (`support::fake`), the expected
+//! values of the fixtures (tests/fixtures) and the raw HTTP helpers.
 
 mod support;
 

@@ -93,11 +93,7 @@ impl MeteringClient {
         let req = Request::post(&["entitlement", entitlement_id, "usageRecordGroup"])
             .json(&body)?
             .idempotent();
-        let unknown = |e: Error, id: String| Error::ReportOutcomeUnknown {
-            id,
-            id_generated,
-            source: Box::new(e),
-        };
+        let unknown = |e: Error, id: String| Error::report_outcome_unknown(id, id_generated, e);
         let fetched = self.fetch_tracked(&req);
         let retried = fetched.earlier_attempt_may_have_applied;
         match fetched.result {
@@ -110,11 +106,7 @@ impl MeteringClient {
                 status: 409,
                 message,
                 ..
-            }) if retried || !id_generated => Err(Error::AlreadyReported {
-                id,
-                message,
-                retried,
-            }),
+            }) if retried || !id_generated => Err(Error::already_reported(id, message, retried)),
             Err(e) if e.outcome_unknown() => Err(unknown(e, id)),
             Err(e) => Err(e),
         }
@@ -198,10 +190,7 @@ impl MeteringClient {
             .and_then(|answer| answer.decode_list(groups.len()))
         {
             Ok(created) => Ok(created),
-            Err(e) if e.outcome_unknown() => Err(Error::BatchOutcomeUnknown {
-                groups: groups.to_vec(),
-                source: Box::new(e),
-            }),
+            Err(e) if e.outcome_unknown() => Err(Error::batch_outcome_unknown(groups.to_vec(), e)),
             Err(e) => Err(e),
         }
     }

@@ -12,6 +12,7 @@ use crate::http::client::MeteringClient;
 use crate::http::error::Error;
 
 /// Options of a [`Meter`], from [`Meter::builder`].
+#[must_use = "a builder does nothing until .start() is called"]
 pub struct MeterBuilder {
     pub(super) client: MeteringClient,
     pub(super) outbox: Option<Outbox>,

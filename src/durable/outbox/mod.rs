@@ -127,6 +127,7 @@ pub struct Outbox {
 
 /// Options of an [`Outbox`]: `Outbox::builder(dir).max_bytes(64 << 20).open()`.
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until .open() is called"]
 pub struct OutboxBuilder {
     dir: PathBuf,
     max_bytes: Option<u64>,

@@ -1,6 +1,6 @@
 //! `metrics list|get|create|update`.
 
-use suger_metering::{BillableMetric, UpdateBillableMetricParams};
+use suger_metering::{BillableMetric, ListBillableMetrics, UpdateBillableMetricParams};
 
 use super::connect;
 use crate::cli::{Global, MetricsCommand};
@@ -16,7 +16,9 @@ pub(crate) fn run(global: &Global, printer: &Printer, cmd: MetricsCommand) -> Re
     let metric = match cmd {
         MetricsCommand::List { status } => {
             let client = connect(global)?;
-            let list = client.list_billable_metrics(status).map_err(read)?;
+            let mut query = ListBillableMetrics::new();
+            query.status = status;
+            let list = client.list_billable_metrics(&query).map_err(read)?;
             let mut out = printer.list();
             list.into_iter().for_each(|m| out.push(m));
             out.finish();
