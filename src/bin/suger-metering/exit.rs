@@ -222,3 +222,47 @@ fn unknown_next(op: Op) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_after_sending_never_says_nothing_was_sent() {
+        let f = Failure::usage(
+            "line 9: bad",
+            "fix the file and run again; nothing was sent",
+        );
+        assert_eq!(f.next, "fix the file and run again; nothing was sent");
+        let f = f.after_sent(3);
+        assert!(!f.next.contains("nothing was sent"), "{}", f.next);
+        assert!(f.next.contains("the 3 before it"), "{}", f.next);
+        assert_eq!(f.code, USAGE);
+        let untouched = Failure::usage("x", "nothing was sent").after_sent(0);
+        assert_eq!(untouched.next, "nothing was sent");
+    }
+
+    #[test]
+    fn the_worse_failure_decides_the_exit_code() {
+        let refused = || Failure::other("HTTP 400", "fix it");
+        let unknown = || Failure::new(UNKNOWN, "lost", "check");
+        assert_eq!(refused().worse(unknown()).code, UNKNOWN);
+        assert_eq!(unknown().worse(refused()).code, UNKNOWN);
+        assert_eq!(Failure::usage("a", "b").worse(refused()).code, OTHER);
+        assert_eq!(Failure::new(AUTH, "401", "key").worse(refused()).code, AUTH);
+    }
+
+    #[test]
+    fn only_reads_and_reports_are_called_safe_to_re_run() {
+        for op in [Op::Batch, Op::Change("suger-metering metrics list")] {
+            assert!(
+                !unknown_next(op).contains("safe"),
+                "{op:?}: {}",
+                unknown_next(op)
+            );
+        }
+        assert!(unknown_next(Op::Change("suger-metering groups list")).contains("groups list"));
+        assert!(unknown_next(Op::Read).contains("safe to re-run"));
+        assert!(unknown_next(Op::Report).contains("same id"));
+    }
+}
