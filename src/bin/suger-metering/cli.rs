@@ -106,7 +106,8 @@ every group its content id (the ids of files reported before version 0.2)."
     /// A local outbox of reports to send (for cron).
     #[command(subcommand)]
     Outbox(OutboxCommand),
-    /// Print the usage record group id of ENTITLEMENT and KEY (what --id-key KEY gives).
+    /// Print the usage record group id of ENTITLEMENT and KEY (what `report --id-key KEY`
+    /// gives; with --timestamp too, the key is KEY/TIME, e.g. job-42/2026-03-01T10:00:00Z).
     #[command(
         after_help = "Example:\n  suger-metering id ent-1 2026-03-01T10:00:00Z\n\n\
 The id is a UUID v5 of the entitlement and the key: the same on every run and machine."
