@@ -20,8 +20,11 @@ pub use http::retry::{DEFAULT_DEADLINE, RetryPolicy};
 pub use http::transport_error::{TransportError, TransportErrorKind};
 
 // The resources (`api/`): shared types, then one block per resource.
-pub use api::common::{MAX_LIST_LIMIT, Partner};
-pub use api::ids::{MAX_USAGE_RECORD_GROUP_ID_LEN, usage_record_group_id};
+pub use api::common::{MAX_LIST_LIMIT, Partner, date};
+pub use api::ids::{
+    MAX_USAGE_RECORD_GROUP_ID_LEN, time_key, usage_identity_key, usage_record_group_content_id,
+    usage_record_group_id,
+};
 
 pub use api::usage_record_group::{
     BatchOutcome, CreateUsageRecordGroupParams, DEFAULT_BATCH_SIZE, ListUsageRecordGroups,
@@ -53,6 +56,7 @@ pub use api::config_info::{
 pub use durable::meter::{Meter, MeterBuilder, MeterStats};
 pub use durable::outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError};
 
-/// The `time` crate, whose `Date` and `OffsetDateTime` appear in this crate's API: use
-/// `suger_metering::time::macros::date!` and friends without adding the dependency yourself.
+/// The `time` crate, whose `Date` and `OffsetDateTime` appear in this crate's API. Its macros
+/// (`time::macros::date!`) expand to paths under `::time` and so need a direct `time`
+/// dependency in your crate; without one, use [`date`].
 pub use time;

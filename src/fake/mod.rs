@@ -184,7 +184,8 @@ use std::thread::JoinHandle;
 use serde_json::Value;
 
 pub use self::builder::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUESTS, DEFAULT_READ_TIMEOUT, FakeSugerBuilder,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUESTS, DEFAULT_READ_TIMEOUT,
+    FakeSugerBuilder,
 };
 pub use self::fault::Fault;
 pub use self::operation::{Operation, RecordedRequest};
@@ -275,7 +276,8 @@ impl FakeSuger {
             .no_proxy()
     }
 
-    /// The organization id the fake serves: `"fake-org"`. Any other org in a path gets 403.
+    /// The organization id the fake serves: `"fake-org"` unless
+    /// [`FakeSugerBuilder::org_id`] chose another. Any other org in a path gets 403.
     pub fn org_id(&self) -> &str {
         &self.shared.org_id
     }

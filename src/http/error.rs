@@ -130,7 +130,7 @@ pub enum Error {
     /// and could bill twice, so [`Error::is_retryable`] is `false` then; set `params.id` to this
     /// id before resending.
     #[error(
-        "the outcome of the report of usage record group {id} is unknown (resend it with the same id)"
+        "the outcome of the report of usage record group {id} is unknown (resend it with the same id); last attempt: {source}"
     )]
     #[non_exhaustive]
     ReportOutcomeUnknown {
@@ -148,7 +148,7 @@ pub enum Error {
     /// resend: sending the same batch again may bill it twice. Check what was recorded (list the
     /// usage record groups) before reporting these groups again, or report them one by one
     /// with ids (or through an [`Outbox`](crate::Outbox)).
-    #[error("the outcome of a batch report of {} usage record groups is unknown (do not resend it blindly)", groups.len())]
+    #[error("the outcome of a batch report of {} usage record groups is unknown (do not resend it blindly); last attempt: {source}", groups.len())]
     #[non_exhaustive]
     BatchOutcomeUnknown {
         /// The batch, handed back to the caller.
@@ -350,17 +350,29 @@ impl Error {
         }
     }
 
+    /// The one rule for "the server said it did not process this request; come back later":
+    /// a 429, or a 503 **with** `Retry-After`. Such an answer is a definite outcome (not
+    /// applied): it is retried even for requests that are not idempotent, and when the attempts
+    /// run out it is a plain [`Error::Api`]. Any other 5xx (a 503 without `Retry-After` may come
+    /// from a proxy that forwarded the request) leaves the outcome unknown.
+    pub(crate) fn server_asked_to_wait(&self) -> bool {
+        matches!(
+            self,
+            Error::Api {
+                status: 429 | 503,
+                retry_after: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Whether a request that failed so may nevertheless have been applied by the server:
-    /// sent without a definite answer (timeout, dropped connection), a 5xx (other than a 503
-    /// with `Retry-After`, where the server says it did not process it), or an unreadable 2xx.
+    /// sent without a definite answer (timeout, dropped connection), a 5xx unless the server
+    /// asked to wait ([`Error::server_asked_to_wait`]), or an unreadable 2xx.
     pub(crate) fn outcome_unknown(&self) -> bool {
         match self {
             Error::Timeout(e) | Error::Transport(e) => e.request_may_have_been_sent(),
-            Error::Api {
-                status,
-                retry_after,
-                ..
-            } => *status >= 500 && !(*status == 503 && retry_after.is_some()),
+            Error::Api { status, .. } => *status >= 500 && !self.server_asked_to_wait(),
             Error::Decode { .. } => true,
             _ => false,
         }
@@ -432,7 +444,7 @@ mod tests {
     }
 
     #[test]
-    fn display_never_repeats_the_source() {
+    fn display_never_repeats_the_source_except_the_last_attempt_of_an_unknown_outcome() {
         use std::error::Error as _;
         let e = Error::from_ureq(ureq::Error::Timeout(ureq::Timeout::Global));
         let mut chain = vec![e.to_string()];
@@ -451,7 +463,18 @@ mod tests {
             id_generated: false,
             source: Box::new(e),
         };
+        // An unknown outcome names its last attempt (issue 16.9: "outcome unknown" alone
+        // does not say why); the source is still there for code, and the one-line chain
+        // does not repeat it.
         let source = wrapped.source().unwrap().to_string();
-        assert!(!wrapped.to_string().contains(&source), "{wrapped}");
+        assert!(
+            wrapped
+                .to_string()
+                .ends_with(&format!("; last attempt: {source}")),
+            "{wrapped}"
+        );
+        let chain = crate::http::text::error_chain(&wrapped);
+        assert_eq!(chain.matches(&source).count(), 1, "{chain}");
+        assert!(chain.ends_with(": timeout: global"), "{chain}");
     }
 }

@@ -418,9 +418,9 @@ fn batch_report_500_is_outcome_unknown_and_hands_the_batch_back() {
     assert_eq!(
         e.to_string(),
         "the outcome of a batch report of 1 usage record groups is unknown (do not resend it \
-         blindly)"
+         blindly); last attempt: Suger API answered HTTP 500: internal error"
     );
-    // The cause is the source, not repeated in the sentence.
+    // The cause is also the source.
     let source = std::error::Error::source(&e)
         .expect("the cause")
         .to_string();

@@ -418,19 +418,11 @@ impl std::fmt::Debug for Meter {
     }
 }
 
+// The usage rules live in one place (`api::rules`): the meter states none of its own.
 fn check_name(field: &'static str, value: &str) -> Result<(), Error> {
-    if value.is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
-    }
-    Ok(())
+    crate::api::rules::check_name(field, value)
 }
 
 fn check_quantity(q: f64) -> Result<(), Error> {
-    if !(q.is_finite() && q >= 0.0) {
-        return Err(Error::invalid(
-            "quantity",
-            format!("{q} is not a finite number >= 0 (the marketplaces refuse negative usage)"),
-        ));
-    }
-    Ok(())
+    crate::api::rules::check_quantity("quantity", q)
 }

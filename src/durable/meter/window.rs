@@ -147,10 +147,7 @@ pub(crate) fn groups(producer: &uuid::Uuid, seq: u64, windows: Vec<(u64, Window)
         }
     }
     let make = |hour: u64, ent: &str, kind: &str| CreateUsageRecordGroupParams {
-        id: Some(
-            uuid::Uuid::new_v5(producer, format!("{seq}/{hour}/{ent}/{kind}").as_bytes())
-                .to_string(),
-        ),
+        id: Some(crate::api::ids::window_id(producer, seq, hour, ent, kind)),
         timestamp: OffsetDateTime::from_unix_timestamp(hour as i64 * 3600).ok(),
         ..Default::default()
     };
