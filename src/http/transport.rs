@@ -291,6 +291,10 @@ fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
         status,
         message: error_message(body),
         retry_after,
+        json_string_body: matches!(
+            serde_json::from_slice::<serde_json::Value>(body),
+            Ok(serde_json::Value::String(_))
+        ),
     }
 }
 

@@ -103,6 +103,7 @@ fn api_parts(e: &Error) -> (u16, &str, Option<Duration>) {
             status,
             message,
             retry_after,
+            ..
         } => (*status, message.as_str(), *retry_after),
         other => panic!("expected Error::Api, got {other:?}"),
     }

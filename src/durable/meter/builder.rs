@@ -76,6 +76,8 @@ impl MeterBuilder {
         if self.flush_interval.is_zero() {
             return Err(Error::invalid("flush_interval", "must not be zero").into());
         }
+        // The journal and the sending are this process's alone, for the meter's life.
+        outbox.hold_send_lock()?;
         let (shards, seq, damaged) = recover(&outbox)?;
         let inner = Arc::new(Inner {
             client: self.client,
