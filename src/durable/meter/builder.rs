@@ -148,7 +148,7 @@ fn recover(outbox: &Outbox) -> Result<(Box<[Padded]>, u64, u64), OutboxError> {
         outbox.release(journal_len);
         for (ent, params) in groups(&outbox.producer_id(), seq, windows) {
             outbox
-                .enqueue(&ent, &params)
+                .enqueue_derived(&ent, &params)
                 .inspect_err(|_| outbox.charge(journal_len))?;
         }
         for path in &files {

@@ -308,6 +308,24 @@ impl Outbox {
         }
     }
 
+    /// [`enqueue`](Outbox::enqueue) for reports whose ids are derived from their usage (the
+    /// meter's seals): a report whose id is pending already, or that may be pending, is stored
+    /// as far as the caller is concerned (before, a second copy was stored and answered 409).
+    pub(crate) fn enqueue_derived(
+        &self,
+        entitlement_id: &str,
+        params: &CreateUsageRecordGroupParams,
+    ) -> Result<(), OutboxError> {
+        match self.enqueue(entitlement_id, params) {
+            Ok(_) => Ok(()),
+            Err(e @ (OutboxError::AlreadyPending { .. } | OutboxError::MaybePending { .. })) => {
+                log::warn!(target: "suger_metering", "outbox: {e}");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Links the entry into `pending/` unless its id is pending. `Ok(true)`: stored now;
     /// `Ok(false)`: the same report was pending already.
     fn publish(&self, dest: &Path, bytes: &[u8], entry: &Entry) -> Result<bool, PublishError> {
@@ -426,4 +444,46 @@ enum PublishError {
     Different,
     /// Linked, but the directory fsync failed.
     After(OutboxError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(id: &str) -> CreateUsageRecordGroupParams {
+        CreateUsageRecordGroupParams {
+            id: Some(id.into()),
+            records: [("calls".to_string(), 1.0)].into(),
+            ..Default::default()
+        }
+    }
+
+    /// Issue 17, item 3: an error after the link (the directory fsync) no longer says "nothing
+    /// stored": the report is pending, and the error carries its id.
+    #[test]
+    fn a_failure_after_the_link_says_the_report_may_be_pending() {
+        let dir = std::env::temp_dir().join(format!("outbox-unit-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let outbox = Outbox::open(&dir).unwrap();
+        store::FAIL_NEXT_DIR_SYNC.with(|f| f.set(true));
+        let err = outbox.enqueue("ent-1", &usage("r-1")).unwrap_err();
+        match &err {
+            OutboxError::MaybePending { id, source } => {
+                assert_eq!(id, "r-1");
+                assert!(matches!(**source, OutboxError::Io { op: "fsync", .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = err.to_string();
+        assert!(
+            text.contains("r-1") && text.contains("may be pending") && !text.contains("nothing"),
+            "{text}"
+        );
+        assert_eq!(outbox.pending().unwrap(), 1);
+        // Enqueued again with its id (as the error says): stored once.
+        assert_eq!(outbox.enqueue("ent-1", &usage("r-1")).unwrap(), "r-1");
+        assert_eq!(outbox.pending().unwrap(), 1);
+        drop(outbox);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
