@@ -1,4 +1,7 @@
-//! `outbox status|flush` and `report --file --outbox DIR`.
+//! `outbox status|flush|requeue-dead` and `report --file --outbox DIR`.
+//!
+//! Many producers, one sender: enqueueing never waits for anyone, and a flush while another
+//! process (a service's meter) sends the outbox is not a failure: that process sends them.
 
 use std::path::Path;
 
@@ -41,14 +44,18 @@ fn open(dir: &Path) -> Result<Outbox, Failure> {
         .map_err(|e| failure(&e, Op::Other).context(format!("outbox {}", dir.display())))
 }
 
-/// An outbox error as an exit code: a report error as any other; the lock, a full outbox and
-/// the disk as exit 1 (nothing was stored, nothing sent).
+/// An outbox error as an exit code: a report error as any other; a full outbox and the disk
+/// as exit 1 (nothing was stored, nothing sent).
 fn failure(e: &OutboxError, op: Op) -> Failure {
     match e {
         OutboxError::Report(e) => exit::classify(e, op),
-        OutboxError::Locked { .. } => Failure::other(
+        OutboxError::AlreadyPending { .. } => Failure::other(
             e.to_string(),
-            "another process holds the outbox: let it finish (a killed holder's lock is released)",
+            "give this usage its own id, or wait until the pending report is sent",
+        ),
+        OutboxError::MaybePending { .. } => Failure::other(
+            e.to_string(),
+            "check the disk; run the same command again (the same ids are stored once)",
         ),
         _ => Failure::other(
             e.to_string(),
@@ -57,18 +64,18 @@ fn failure(e: &OutboxError, op: Op) -> Failure {
     }
 }
 
-/// `outbox status --dir DIR` / `outbox flush --dir DIR`.
+/// `outbox status --dir DIR` / `outbox flush --dir DIR` / `outbox requeue-dead --dir DIR`.
 pub(crate) fn run(global: &Global, printer: &Printer, cmd: &OutboxCommand) -> Result<(), Failure> {
     match cmd {
         OutboxCommand::Status { dir } => {
-            let outbox = open(dir)?;
-            let pending = outbox.pending().map_err(|e| failure(&e, Op::Other))?;
-            let dead = outbox.dead_letters().map_err(|e| failure(&e, Op::Other))?;
+            // Only reads: no lock, nothing created.
+            let status = Outbox::inspect(dir)
+                .map_err(|e| failure(&e, Op::Other).context(format!("outbox {}", dir.display())))?;
             let s = OutboxSummary {
                 recorded: 0,
                 already_recorded: 0,
-                pending,
-                dead,
+                pending: status.pending,
+                dead: status.dead,
             };
             printer.one(&s, std::slice::from_ref(&s));
             Ok(())
@@ -77,11 +84,59 @@ pub(crate) fn run(global: &Global, printer: &Printer, cmd: &OutboxCommand) -> Re
             let client = connect(global)?;
             flush(&client, printer, &open(dir)?)
         }
+        OutboxCommand::RequeueDead { dir } => {
+            let outbox = open(dir)?;
+            let requeued = outbox.requeue_dead().map_err(|e| failure(&e, Op::Other))?;
+            let s = Requeued {
+                requeued,
+                pending: outbox.pending().map_err(|e| failure(&e, Op::Other))?,
+                dead: outbox.dead_letters().map_err(|e| failure(&e, Op::Other))?,
+            };
+            printer.one(&s, std::slice::from_ref(&s));
+            Ok(())
+        }
+    }
+}
+
+/// What `outbox requeue-dead` prints.
+#[derive(Debug, Serialize)]
+struct Requeued {
+    requeued: usize,
+    pending: usize,
+    dead: usize,
+}
+
+impl Row for Requeued {
+    const HEADERS: &'static [&'static str] = &["REQUEUED", "PENDING", "DEAD"];
+    fn cells(&self) -> Vec<String> {
+        [self.requeued, self.pending, self.dead]
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 }
 
 fn flush(client: &MeteringClient, printer: &Printer, outbox: &Outbox) -> Result<(), Failure> {
-    let summary = outbox.flush(client).map_err(|e| failure(&e, Op::Report))?;
+    let summary = match outbox.flush(client) {
+        Ok(summary) => summary,
+        Err(e @ OutboxError::Locked { .. }) => {
+            // Another process (a service's meter, another flush) is sending this outbox: it
+            // sends what is pending. Not a failure of this job.
+            let pending = outbox.pending().map_err(|e| failure(&e, Op::Other))?;
+            let s = OutboxSummary {
+                recorded: 0,
+                already_recorded: 0,
+                pending,
+                dead: 0,
+            };
+            printer.one(&s, std::slice::from_ref(&s));
+            eprintln!(
+                "suger-metering: note: {e}; it sends the {pending} pending report(s), nothing to do"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(failure(&e, Op::Report)),
+    };
     let s = OutboxSummary {
         recorded: summary.recorded,
         already_recorded: summary.already_recorded,
@@ -91,16 +146,20 @@ fn flush(client: &MeteringClient, printer: &Printer, outbox: &Outbox) -> Result<
     printer.one(&s, std::slice::from_ref(&s));
     if s.pending > 0 {
         // Still waiting (Suger unreachable or answering 5xx): the next flush sends them.
+        let why = summary
+            .last_error
+            .map(|e| format!(" (last error: {e})"))
+            .unwrap_or_default();
         return Err(Failure::new(
             exit::UNKNOWN,
-            format!("{} reports are still pending in the outbox", s.pending),
+            format!("{} reports are still pending in the outbox{why}", s.pending),
             "run `suger-metering outbox flush` again later (cron does): they are sent once",
         ));
     }
     if s.dead > 0 {
         return Err(Failure::other(
             format!("{} reports were refused by Suger and set aside", s.dead),
-            "inspect the outbox's dead reports; they will not be sent again",
+            "inspect the outbox's dead reports (dead/*.reason.txt); after fixing the cause, `suger-metering outbox requeue-dead` sends them again",
         ));
     }
     Ok(())
