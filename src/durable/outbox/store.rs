@@ -65,12 +65,22 @@ fn write_tmp(tmp_dir: &Path, bytes: &[u8]) -> Result<(File, PathBuf), OutboxErro
 /// file in `tmp_dir`, fsync it, rename it to `dest`, fsync `dest`'s directory. The rename
 /// replaces an existing `dest`.
 pub(crate) fn write_durable(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), OutboxError> {
-    let (f, tmp) = write_tmp(tmp_dir, bytes)?;
-    if let Err(e) = fs::rename(&tmp, dest) {
-        let _ = fs::remove_file(&tmp);
-        return Err(OutboxError::io("rename", dest, e));
+    let mut tries = 0;
+    loop {
+        let (f, tmp) = write_tmp(tmp_dir, bytes)?;
+        match fs::rename(&tmp, dest) {
+            Ok(()) => break drop(f),
+            // Another process's `clear_tmp` removed the file in the instant between its creation
+            // and its lock: write it again.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !tmp.exists() && tries < 3 => {
+                tries += 1;
+            }
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(OutboxError::io("rename", dest, e));
+            }
+        }
     }
-    drop(f);
     sync_dir(parent(dest))
 }
 
@@ -97,10 +107,25 @@ pub(crate) fn publish_new(
     dest: &Path,
     bytes: &[u8],
 ) -> Result<Published, OutboxError> {
-    let (f, tmp) = write_tmp(tmp_dir, bytes)?;
-    let linked = fs::hard_link(&tmp, dest);
-    let _ = fs::remove_file(&tmp);
-    drop(f);
+    let mut tries = 0;
+    let linked = loop {
+        let (f, tmp) = write_tmp(tmp_dir, bytes)?;
+        let linked = fs::hard_link(&tmp, dest);
+        let removed = fs::remove_file(&tmp);
+        drop(f);
+        match linked {
+            // Another process's `clear_tmp` removed the file in the instant between its creation
+            // and its lock: write it again.
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && removed.is_err_and(|r| r.kind() == io::ErrorKind::NotFound)
+                    && tries < 3 =>
+            {
+                tries += 1;
+            }
+            linked => break linked,
+        }
+    };
     match linked {
         Ok(()) => Ok(match sync_dir(parent(dest)) {
             Ok(()) => Published::Durable,
