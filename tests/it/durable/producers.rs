@@ -168,3 +168,28 @@ fn the_size_cap_counts_the_reports_of_every_process() {
     a.enqueue("ent-1", &usage(Some("a-after"), "calls", 1.0))
         .unwrap();
 }
+
+#[test]
+fn many_opens_of_a_new_directory_at_once_all_succeed_and_enqueue() {
+    for round in 0..10 {
+        let dir = TempDir::new(&format!("open-race-{round}"));
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (dir, barrier) = (&dir, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let outbox = Outbox::open(dir.path()).unwrap();
+                    outbox
+                        .enqueue("ent-1", &usage(Some(&format!("t{t}")), "calls", 1.0))
+                        .unwrap();
+                });
+            }
+        });
+        let outbox = Outbox::open(dir.path()).unwrap();
+        assert_eq!(outbox.pending().unwrap(), 8);
+        assert!(files(&dir.join("tmp")).is_empty());
+        let id = std::fs::read_to_string(dir.join("producer-id")).unwrap();
+        uuid::Uuid::parse_str(id.trim()).unwrap();
+    }
+}
