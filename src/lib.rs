@@ -54,7 +54,7 @@ pub use api::config_info::{
 
 // What survives a crash (`durable/`).
 pub use durable::meter::{Meter, MeterBuilder, MeterStats};
-pub use durable::outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError};
+pub use durable::outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError, OutboxStatus};
 
 /// The `time` crate, whose `Date` and `OffsetDateTime` appear in this crate's API. Its macros
 /// (`time::macros::date!`) expand to paths under `::time` and so need a direct `time`

@@ -72,6 +72,10 @@ pub enum Error {
         message: String,
         /// The `Retry-After` header, when the server sent one (seconds or an HTTP date).
         retry_after: Option<Duration>,
+        /// `true` when the body was a JSON string, the form of Suger's own error answers;
+        /// `false` for HTML, plain text, a JSON object or nothing: typically a proxy or gateway in
+        /// front of Suger, or a wrong base URL.
+        json_string_body: bool,
     },
 
     /// No complete answer arrived in time. Whether the request may have reached Suger is told
@@ -172,11 +176,17 @@ impl Error {
         }
     }
 
-    pub(crate) fn api(status: u16, message: String, retry_after: Option<Duration>) -> Self {
+    pub(crate) fn api(
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+        json_string_body: bool,
+    ) -> Self {
         Error::Api {
             status,
             message,
             retry_after,
+            json_string_body,
         }
     }
 

@@ -231,6 +231,7 @@ mod tests {
             status,
             message: String::new(),
             retry_after: retry_after.map(Duration::from_secs),
+            json_string_body: true,
         }
     }
 
@@ -354,6 +355,7 @@ mod deadline_tests {
             status: 503,
             message: String::new(),
             retry_after: Some(Duration::from_secs(20)),
+            json_string_body: true,
         };
         assert_eq!(
             p.decide(Idempotency::Safe, 1, &busy, Duration::from_secs(21)),

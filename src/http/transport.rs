@@ -283,7 +283,15 @@ impl MeteringClient {
 }
 
 fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
-    Error::api(status, error_message(body), retry_after)
+    Error::api(
+        status,
+        error_message(body),
+        retry_after,
+        matches!(
+            serde_json::from_slice::<serde_json::Value>(body),
+            Ok(serde_json::Value::String(_))
+        ),
+    )
 }
 
 #[cfg(test)]

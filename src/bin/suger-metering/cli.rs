@@ -344,18 +344,29 @@ pub(crate) enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum OutboxCommand {
-    /// Count the reports waiting in an outbox.
+    /// Count the reports waiting in an outbox (only reads: works while others enqueue and send).
     #[command(after_help = "Example:\n  suger-metering outbox status --dir /var/lib/myapp/outbox")]
     Status {
         /// The outbox directory.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
-    /// Send what is waiting in an outbox (for cron: `*/5 * * * *`).
+    /// Send what is waiting in an outbox (for cron: `*/5 * * * *`). Exits 0 with a note when
+    /// another process (a service's meter) is sending it: that process sends these reports.
     #[command(
         after_help = "Example (crontab):\n  */5 * * * * suger-metering outbox flush --dir /var/lib/myapp/outbox"
     )]
     Flush {
+        /// The outbox directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Move the reports Suger refused for good (dead letters) back to be sent again, after
+    /// fixing the cause (a wrong base URL, a dimension missing from the metering config).
+    #[command(
+        after_help = "Example:\n  suger-metering outbox requeue-dead --dir /var/lib/myapp/outbox && suger-metering outbox flush --dir /var/lib/myapp/outbox"
+    )]
+    RequeueDead {
         /// The outbox directory.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,

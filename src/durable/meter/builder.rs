@@ -77,6 +77,8 @@ impl MeterBuilder {
         if self.flush_interval.is_zero() {
             return Err(Error::invalid("flush_interval", "must not be zero").into());
         }
+        // The journal and the sending are this process's alone, for the meter's life.
+        outbox.hold_send_lock()?;
         let (shards, seq, damaged) = recover(&outbox)?;
         let inner = Arc::new(Inner {
             client: self.client,
@@ -147,7 +149,7 @@ fn recover(outbox: &Outbox) -> Result<(Box<[Padded]>, u64, u64), OutboxError> {
         outbox.release(journal_len);
         for (ent, params) in groups(&outbox.producer_id(), seq, windows) {
             outbox
-                .enqueue(&ent, &params)
+                .enqueue_derived(&ent, &params)
                 .inspect_err(|_| outbox.charge(journal_len))?;
         }
         for path in &files {

@@ -73,8 +73,8 @@ impl Inner {
         }
         while let Some(first) = backlog.first_mut() {
             while let Some((ent, params)) = first.groups.get(first.enqueued) {
-                match self.outbox.enqueue(ent, params) {
-                    Ok(_) => {}
+                match self.outbox.enqueue_derived(ent, params) {
+                    Ok(()) => {}
                     Err(OutboxError::Report(e @ Error::InvalidRequest { .. })) => {
                         // Only a sum that overflowed to infinity gets here: nothing to bill.
                         log::error!(target: "suger_metering", "meter: dropped a group that cannot be reported: {e}");

@@ -10,7 +10,9 @@ use crate::http::error::Error;
 /// refused API key), plus what concerns the directory on disk.
 ///
 /// Whenever `enqueue` or `add` returns an error, **nothing was stored**: the caller still holds
-/// the usage and decides what to do with it (retry later, log it, fail the job).
+/// the usage and decides what to do with it (retry later, log it, fail the job). The one
+/// exception says so by its name: [`OutboxError::MaybePending`] (stored, but not confirmed on
+/// disk: enqueue it again only with the same id).
 ///
 /// ```
 /// use suger_metering::{CreateUsageRecordGroupParams, Error, Outbox, OutboxError};
@@ -30,9 +32,11 @@ pub enum OutboxError {
     #[error(transparent)]
     Report(#[from] Error),
 
-    /// Another [`Outbox`](crate::Outbox) holds this directory, in this process or another one.
-    /// The lock is released when that outbox is dropped or its process ends (even by `kill -9`).
-    #[error("the outbox {} is in use by another process (or another Outbox in this one)", dir.display())]
+    /// Another process (or another [`Outbox`](crate::Outbox) of this directory in this one) is
+    /// sending this outbox: a flush, or a [`Meter`](crate::Meter), which holds the send lock for
+    /// its life. Only sending is exclusive; enqueueing never is. The lock is released when its
+    /// holder is done or its process ends (even by `kill -9`).
+    #[error("the outbox {} is being sent by another process (or another Outbox in this one)", dir.display())]
     #[non_exhaustive]
     Locked {
         /// The outbox directory.
@@ -66,6 +70,30 @@ pub enum OutboxError {
         /// The operating system's error.
         #[source]
         source: io::Error,
+    },
+
+    /// A different report with this id is already pending (a report with the same entitlement
+    /// and content makes `enqueue` return its id instead). Nothing was stored. Suger records one
+    /// report per id: give this usage an id of its own, or wait until the pending one is sent.
+    #[error("a different report with id {id} is already pending in the outbox; nothing was stored")]
+    AlreadyPending {
+        /// The report's id.
+        id: String,
+    },
+
+    /// The report **was stored** (it is pending and will be sent), but the directory that holds
+    /// it could not be synced to disk afterwards: it may not survive a power cut. Do not enqueue
+    /// this usage again under another id (it would bill twice); enqueueing it again with this
+    /// `id` is safe (it is stored once).
+    #[error(
+        "report {id} may be pending in the outbox: stored, but not confirmed on disk; enqueue it again only with the same id"
+    )]
+    MaybePending {
+        /// The report's id.
+        id: String,
+        /// The directory sync that failed.
+        #[source]
+        source: Box<OutboxError>,
     },
 
     /// The [`Meter`](crate::Meter) was shut down; it accepts no more usage.

@@ -6,8 +6,10 @@ use std::sync::PoisonError;
 
 use time::{Duration, OffsetDateTime};
 
+use super::entry::{self, Entry, ReadError};
 use super::store;
-use super::{Entry, Outbox, OutboxError};
+use super::{Outbox, OutboxError};
+use crate::api::usage_record_group::MeteringUsageRecordGroup;
 use crate::http::client::MeteringClient;
 use crate::http::error::Error;
 use crate::http::text::error_chain;
@@ -19,6 +21,10 @@ pub(crate) const AZURE_LATE: Duration = Duration::hours(24);
 /// A flush stops when this many failures in a row came from as many different entitlements:
 /// Suger itself looks down, not one entitlement's reports.
 const STOP_AFTER_ENTITLEMENTS_FAILING: usize = 3;
+/// A flush stops when this many reports in a row were refused for good with the same status
+/// and no Suger error body (not a JSON string): a wrong base URL or a gateway refusing
+/// everything, not these reports. They stay pending.
+const STOP_AFTER_SUSPECT_REFUSALS: usize = 3;
 /// The first wait of an entry after a failure about it; it doubles with each failure.
 pub(crate) const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_secs(60);
 /// The longest wait of an entry between two sends.
@@ -45,7 +51,12 @@ pub struct FlushSummary {
     pub dead: usize,
     /// Files that could not be read as a report: moved to `damaged/`.
     pub damaged: usize,
-    /// Pending reports whose usage is older than AWS Marketplace accepts (6 hours).
+    /// Of `pending`: reports kept because the flush stopped after 3 refusals in a row with the
+    /// same status and no Suger error body (a wrong base URL, a gateway answering 404 or 400 to
+    /// everything): they were not moved to `dead/`. `last_error` says which answer.
+    pub suspect_refusals: usize,
+    /// Pending reports whose usage (its timestamp, else its enqueue time) is older than AWS
+    /// Marketplace accepts (6 hours), whether tried in this flush or not.
     pub overdue: usize,
     /// Pending reports whose usage is older than Azure Marketplace accepts (24 hours).
     pub overdue_24h: usize,
@@ -69,13 +80,17 @@ enum Verdict {
     Halt,
     /// Will never pass: dead letter.
     Dead,
+    /// Refused for good, but with no Suger error body (not a JSON string): maybe a wrong base
+    /// URL or a gateway refusing everything. A dead letter unless the next ones are refused the
+    /// same way.
+    Suspect(u16),
     /// A failure about this entry (5xx, timeout, unknown outcome, an answer too large): keep it
     /// with its own backoff, and go on with the others.
     Keep,
 }
 
 /// Classifies a failed report through the error's predicates and status (not its variants,
-/// except `InvalidRequest`, which is stable).
+/// except `InvalidRequest` and the form of `Api`'s body).
 fn verdict(e: &Error) -> Verdict {
     if e.is_already_reported() || e.status() == Some(409) {
         return Verdict::AlreadyRecorded;
@@ -90,7 +105,13 @@ fn verdict(e: &Error) -> Verdict {
         Some(429) => Verdict::Halt,
         _ if unreachable => Verdict::Halt,
         _ if e.is_retryable() => Verdict::Keep,
-        Some(400..=499) => Verdict::Dead,
+        Some(status @ 400..=499) => match e {
+            Error::Api {
+                json_string_body: false,
+                ..
+            } => Verdict::Suspect(status),
+            _ => Verdict::Dead,
+        },
         _ if matches!(e, Error::InvalidRequest { .. }) => Verdict::Dead,
         _ => Verdict::Keep,
     }
@@ -102,6 +123,42 @@ fn backoff(attempts: u32, first: std::time::Duration, max: std::time::Duration) 
     let doublings = attempts.saturating_sub(1).min(16);
     let wait = first.saturating_mul(2_u32.pow(doublings)).min(max);
     Duration::try_from(wait).unwrap_or(Duration::MAX)
+}
+
+/// A pending entry, as found by a flush before sending.
+struct Queued {
+    name: String,
+    enqueued_at: OffsetDateTime,
+    usage_time: OffsetDateTime,
+    retry_at: Option<OffsetDateTime>,
+}
+
+/// One entry read back for sending.
+struct Tried {
+    name: String,
+    entry: Entry,
+}
+
+/// The state of one flush.
+struct Run {
+    now: OffsetDateTime,
+    s: FlushSummary,
+    /// The entitlements of the failures in a row (reset by any success).
+    failing: Vec<String>,
+    /// Refused with no Suger error body, in a row and with the same status: not moved to
+    /// `dead/` yet.
+    suspects: Vec<(Tried, Error)>,
+    stopped: bool,
+}
+
+impl Run {
+    /// An entry stays pending.
+    fn keep(&mut self, usage_time: OffsetDateTime) {
+        self.s.pending += 1;
+        let age = self.now - usage_time;
+        self.s.overdue += usize::from(age > AWS_LATE);
+        self.s.overdue_24h += usize::from(age > AZURE_LATE);
+    }
 }
 
 impl Outbox {
@@ -120,12 +177,22 @@ impl Outbox {
     ///   stops and keeps the rest for the next flush. A flush never spins.
     /// * 400, 404 or another refusal that will never pass: the entry moves to `dead/` with the
     ///   server's message in `<name>.reason.txt`, and the flush goes on.
+    ///   [`requeue_dead`](Outbox::requeue_dead) moves dead letters back after a fix.
+    /// * But 3 such refusals in a row with the same status and no Suger error body (Suger
+    ///   answers errors as a JSON string; a wrong base URL or a gateway answers HTML, plain text
+    ///   or nothing) stop the flush and keep all of them pending: one wrong setting never moves
+    ///   the whole backlog to `dead/` ([`FlushSummary::suspect_refusals`]).
     /// * A file that cannot be read as a report moves to `damaged/`; the flush goes on.
     /// * 401 or 403 (a bad API key): the flush stops at once, keeps every entry, and returns
     ///   the error.
     ///
     /// Entries whose usage is older than the marketplaces accept (6 h for AWS, 24 h for Azure)
     /// are counted in the summary and logged as warnings; they are still sent.
+    ///
+    /// Only one process sends an outbox at a time: the flush takes the directory's send lock
+    /// (unless this outbox holds it for its life, as a [`Meter`](crate::Meter)'s does) and
+    /// fails with [`OutboxError::Locked`] at once when another process holds it: that process
+    /// is sending (a service's meter, another flush); nothing was sent by this call.
     ///
     /// ```
     /// # use suger_metering::fake::FakeSuger;
@@ -140,140 +207,220 @@ impl Outbox {
     /// ```
     ///
     /// # Errors
-    /// [`OutboxError::Report`] for 401/403 (nothing removed after it); [`OutboxError::Io`] when
-    /// the directory cannot be read or an entry cannot be moved aside.
+    /// [`OutboxError::Locked`] when another process is sending; [`OutboxError::Report`] for
+    /// 401/403 (nothing removed after it); [`OutboxError::Io`] when the directory cannot be read
+    /// or an entry cannot be moved aside.
     pub fn flush(&self, client: &MeteringClient) -> Result<FlushSummary, OutboxError> {
         let _one_at_a_time = self
             .flush_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let now = OffsetDateTime::now_utc();
-        let mut s = FlushSummary::default();
-        // The entitlements of the failures in a row (reset by any success).
-        let mut failing: Vec<String> = Vec::new();
-        let mut stopped = false;
-        for name in store::list(&self.pending)? {
-            let path = self.pending.join(&name);
-            if stopped {
-                s.pending += 1;
-                count_age(&mut s, now, enqueued_at(&name));
+        let _sending = self.send_lock()?;
+        let mut run = Run {
+            now: OffsetDateTime::now_utc(),
+            s: FlushSummary::default(),
+            failing: Vec::new(),
+            suspects: Vec::new(),
+            stopped: false,
+        };
+        for q in self.queue(&mut run.s)? {
+            if run.stopped {
+                run.keep(q.usage_time);
                 continue;
             }
-            let (mut entry, size) = match read_entry(&path) {
+            if q.retry_at.is_some_and(|at| at > run.now) {
+                run.s.backing_off += 1;
+                run.keep(q.usage_time);
+                continue;
+            }
+            let path = self.pending.join(&q.name);
+            let (entry, _) = match entry::read(&path) {
                 Ok(read) => read,
-                Err(why) => {
-                    self.move_aside(&name, &self.damaged, &why)?;
-                    log::warn!(target: "suger_metering", "outbox: damaged entry {name} moved to damaged/: {why}");
-                    s.damaged += 1;
+                Err(ReadError::Gone) => continue,
+                Err(ReadError::Damaged(why)) => {
+                    self.set_damaged(&mut run.s, &q.name, &why)?;
                     continue;
                 }
             };
-            let usage_time = entry.params.timestamp.unwrap_or(entry.enqueued_at);
-            if entry.retry_at.is_some_and(|at| at > now) {
-                s.pending += 1;
-                s.backing_off += 1;
-                count_age(&mut s, now, usage_time);
-                continue;
-            }
             let outcome = client.report_usage_record_group(&entry.entitlement_id, &entry.params);
-            let verdict = match &outcome {
-                Ok(_) => None,
-                Err(e) => Some(verdict(e)),
+            let tried = Tried {
+                name: q.name,
+                entry,
             };
-            match verdict {
-                None | Some(Verdict::AlreadyRecorded) => {
-                    if verdict.is_none() {
-                        s.recorded += 1;
-                        if now - usage_time > AWS_LATE {
-                            s.recorded_late += 1;
-                            let id = entry.params.id.as_deref().unwrap_or_default();
-                            log::warn!(target: "suger_metering", "outbox: report {id} was sent more than 6 hours after its usage ({usage_time}): AWS Marketplace may refuse it (Azure accepts 24 hours)");
-                        }
-                    } else {
-                        s.already_recorded += 1;
-                    }
-                    failing.clear();
-                    self.remove(&path, size);
-                }
-                Some(Verdict::Stop) => return Err(outcome.unwrap_err().into()),
-                Some(Verdict::Dead) => {
-                    let e = outcome.unwrap_err();
-                    let id = entry.params.id.as_deref().unwrap_or_default();
-                    log::warn!(target: "suger_metering", "outbox: report {id} refused for good, moved to dead/: {e}");
-                    self.move_aside(&name, &self.dead, &error_chain(&e))?;
-                    s.dead += 1;
-                }
-                Some(Verdict::Halt) => {
-                    let e = outcome.unwrap_err();
-                    s.pending += 1;
-                    count_age(&mut s, now, usage_time);
-                    s.last_error = Some(error_chain(&e));
-                    stopped = true;
-                }
-                Some(Verdict::Keep) => {
-                    let e = outcome.unwrap_err();
-                    s.pending += 1;
-                    count_age(&mut s, now, usage_time);
-                    entry.attempts = entry.attempts.saturating_add(1);
-                    let wait = backoff(entry.attempts, self.backoff.0, self.backoff.1);
-                    entry.retry_at = now.checked_add(wait);
-                    let id = entry.params.id.as_deref().unwrap_or_default();
-                    log::warn!(
-                        target: "suger_metering",
-                        "outbox: report {id} for entitlement {} failed ({} time(s)), next try after {}: {e}",
-                        entry.entitlement_id,
-                        entry.attempts,
-                        wait
-                    );
-                    self.rewrite(&path, size, &entry);
-                    s.last_error = Some(error_chain(&e));
-                    if !failing.contains(&entry.entitlement_id) {
-                        failing.push(entry.entitlement_id);
-                    }
-                    stopped = failing.len() >= STOP_AFTER_ENTITLEMENTS_FAILING;
-                }
-            }
+            self.settle(&mut run, tried, outcome)?;
         }
-        if s.overdue > 0 {
+        // Fewer suspect refusals than the limit: refusals after all.
+        self.bury_suspects(&mut run)?;
+        if run.s.overdue > 0 {
             log::warn!(
                 target: "suger_metering",
                 "outbox: {} pending report(s) hold usage older than 6 hours (AWS Marketplace refuses it), {} older than 24 hours (Azure)",
-                s.overdue,
-                s.overdue_24h
+                run.s.overdue,
+                run.s.overdue_24h
             );
         }
-        Ok(s)
+        Ok(run.s)
+    }
+
+    /// Every pending entry, oldest first (by enqueue time), read once for its times; damaged
+    /// files are moved aside.
+    fn queue(&self, s: &mut FlushSummary) -> Result<Vec<Queued>, OutboxError> {
+        let mut queue = Vec::new();
+        for name in store::list(&self.pending)? {
+            match entry::read(&self.pending.join(&name)) {
+                Ok((entry, _)) => queue.push(Queued {
+                    enqueued_at: entry.enqueued_at,
+                    usage_time: entry.usage_time(),
+                    retry_at: entry.retry_at,
+                    name,
+                }),
+                Err(ReadError::Gone) => {}
+                Err(ReadError::Damaged(why)) => self.set_damaged(s, &name, &why)?,
+            }
+        }
+        queue.sort_by(|a, b| (a.enqueued_at, &a.name).cmp(&(b.enqueued_at, &b.name)));
+        Ok(queue)
+    }
+
+    fn set_damaged(&self, s: &mut FlushSummary, name: &str, why: &str) -> Result<(), OutboxError> {
+        self.move_aside(name, &self.damaged, why)?;
+        log::warn!(target: "suger_metering", "outbox: damaged entry {name} moved to damaged/: {why}");
+        s.damaged += 1;
+        Ok(())
+    }
+
+    /// What a report's outcome does to its entry and to the flush: the one place that settles
+    /// an entry (removed as recorded, kept with a backoff, moved to `dead/`).
+    fn settle(
+        &self,
+        run: &mut Run,
+        tried: Tried,
+        outcome: Result<MeteringUsageRecordGroup, Error>,
+    ) -> Result<(), OutboxError> {
+        let e = match outcome {
+            Ok(_) => {
+                self.bury_suspects(run)?;
+                run.s.recorded += 1;
+                let usage_time = tried.entry.usage_time();
+                if run.now - usage_time > AWS_LATE {
+                    run.s.recorded_late += 1;
+                    let id = tried.entry.params.id.as_deref().unwrap_or_default();
+                    log::warn!(target: "suger_metering", "outbox: report {id} was sent more than 6 hours after its usage ({usage_time}): AWS Marketplace may refuse it (Azure accepts 24 hours)");
+                }
+                run.failing.clear();
+                self.remove(&self.pending.join(&tried.name));
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let verdict = verdict(&e);
+        if !matches!(verdict, Verdict::Suspect(_) | Verdict::Stop | Verdict::Halt) {
+            self.bury_suspects(run)?;
+        }
+        let usage_time = tried.entry.usage_time();
+        match verdict {
+            Verdict::AlreadyRecorded => {
+                run.s.already_recorded += 1;
+                run.failing.clear();
+                self.remove(&self.pending.join(&tried.name));
+            }
+            Verdict::Stop => return Err(e.into()),
+            Verdict::Dead => self.bury(run, tried, &e)?,
+            Verdict::Suspect(status) => {
+                let same = run
+                    .suspects
+                    .first()
+                    .is_none_or(|(_, first)| first.status() == Some(status));
+                if !same {
+                    self.bury_suspects(run)?;
+                }
+                run.suspects.push((tried, e));
+                if run.suspects.len() >= STOP_AFTER_SUSPECT_REFUSALS {
+                    let (_, e) = &run.suspects[run.suspects.len() - 1];
+                    let why = format!(
+                        "stopped after {} reports in a row were refused with HTTP {status} and no Suger error body (a wrong base URL, or a gateway in front of Suger?); they are kept pending: {}",
+                        run.suspects.len(),
+                        error_chain(e)
+                    );
+                    log::warn!(target: "suger_metering", "outbox: {why}");
+                    run.s.last_error = Some(why);
+                    run.stopped = true;
+                    for (t, _) in std::mem::take(&mut run.suspects) {
+                        run.s.suspect_refusals += 1;
+                        run.keep(t.entry.usage_time());
+                    }
+                }
+            }
+            Verdict::Halt => {
+                for (t, _) in std::mem::take(&mut run.suspects) {
+                    run.keep(t.entry.usage_time());
+                }
+                run.keep(usage_time);
+                run.s.last_error = Some(error_chain(&e));
+                run.stopped = true;
+            }
+            Verdict::Keep => {
+                let Tried { name, mut entry } = tried;
+                run.keep(usage_time);
+                entry.attempts = entry.attempts.saturating_add(1);
+                let wait = backoff(entry.attempts, self.backoff.0, self.backoff.1);
+                entry.retry_at = run.now.checked_add(wait);
+                log::warn!(
+                    target: "suger_metering",
+                    "outbox: report {} for entitlement {} failed ({} time(s)), next try after {}: {e}",
+                    entry.id(),
+                    entry.entitlement_id,
+                    entry.attempts,
+                    wait
+                );
+                self.rewrite(&self.pending.join(&name), &entry);
+                run.s.last_error = Some(error_chain(&e));
+                if !run.failing.contains(&entry.entitlement_id) {
+                    run.failing.push(entry.entitlement_id);
+                }
+                run.stopped = run.failing.len() >= STOP_AFTER_ENTITLEMENTS_FAILING;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves a refused entry to `dead/` with the server's message.
+    fn bury(&self, run: &mut Run, tried: Tried, e: &Error) -> Result<(), OutboxError> {
+        log::warn!(target: "suger_metering", "outbox: report {} refused for good, moved to dead/: {e}", tried.entry.id());
+        self.move_aside(&tried.name, &self.dead, &error_chain(e))?;
+        run.s.dead += 1;
+        Ok(())
+    }
+
+    /// The suspect refusals held so far were refusals after all: dead letters.
+    fn bury_suspects(&self, run: &mut Run) -> Result<(), OutboxError> {
+        for (tried, e) in std::mem::take(&mut run.suspects) {
+            self.bury(run, tried, &e)?;
+        }
+        Ok(())
     }
 
     /// Stores an entry's new backoff in its file (atomically replaced). A failure is only
     /// logged: the entry stays as it was, and is tried again on the next flush.
-    fn rewrite(&self, path: &Path, old_size: u64, entry: &Entry) {
+    fn rewrite(&self, path: &Path, entry: &Entry) {
         let Ok(bytes) = serde_json::to_vec(entry) else {
             return;
         };
-        match store::write_durable(self.tmp_dir(), path, &bytes) {
-            Ok(()) => {
-                self.charge(bytes.len() as u64);
-                self.release(old_size);
-            }
-            Err(e) => {
-                log::warn!(target: "suger_metering", "outbox: cannot store the backoff of {}: {e}", path.display())
-            }
+        if let Err(e) = store::write_durable(self.tmp_dir(), path, &bytes) {
+            log::warn!(target: "suger_metering", "outbox: cannot store the backoff of {}: {e}", path.display());
         }
     }
 
     /// Removes a recorded entry. A failure is only logged: the entry is sent again and answered
     /// 409, which removes it then.
-    fn remove(&self, path: &Path, size: u64) {
-        match fs::remove_file(path) {
-            Ok(()) => self.release(size),
-            Err(e) => {
-                log::warn!(target: "suger_metering", "outbox: cannot remove recorded entry {}: {e}", path.display())
-            }
+    fn remove(&self, path: &Path) {
+        if let Err(e) = fs::remove_file(path) {
+            log::warn!(target: "suger_metering", "outbox: cannot remove recorded entry {}: {e}", path.display());
         }
     }
 
-    /// Moves `pending/<name>` into `to`, with `<name>.reason.txt` next to it.
+    /// Moves `pending/<name>` into `to`, with `<name>.reason.txt` next to it (neither counts
+    /// against the size cap).
     fn move_aside(&self, name: &str, to: &Path, reason: &str) -> Result<(), OutboxError> {
         let reason_path = to.join(format!("{name}.reason.txt"));
         // The reason first: a crash before the rename leaves the entry pending, to be moved
@@ -283,39 +430,12 @@ impl Outbox {
             &reason_path,
             format!("{reason}\n").as_bytes(),
         )?;
-        self.charge(reason.len() as u64 + 1);
         let dest = to.join(name);
         fs::rename(self.pending.join(name), &dest)
             .map_err(|e| OutboxError::io("rename", &dest, e))?;
         store::sync_dir(to)?;
         store::sync_dir(&self.pending)
     }
-}
-
-/// Reads and checks one entry; the error text says why it is damaged.
-fn read_entry(path: &Path) -> Result<(Entry, u64), String> {
-    let bytes = fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
-    let entry: Entry =
-        serde_json::from_slice(&bytes).map_err(|e| format!("is not a report: {e}"))?;
-    if entry.entitlement_id.is_empty() || entry.params.id.as_deref().is_none_or(str::is_empty) {
-        return Err("has no entitlement id or no report id".into());
-    }
-    Ok((entry, bytes.len() as u64))
-}
-
-/// The enqueue time encoded at the start of an entry's name (nanoseconds since the epoch).
-fn enqueued_at(name: &str) -> OffsetDateTime {
-    name.split('-')
-        .next()
-        .and_then(|n| n.parse::<i128>().ok())
-        .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
-        .unwrap_or_else(OffsetDateTime::now_utc)
-}
-
-fn count_age(s: &mut FlushSummary, now: OffsetDateTime, usage_time: OffsetDateTime) {
-    let age = now - usage_time;
-    s.overdue += usize::from(age > AWS_LATE);
-    s.overdue_24h += usize::from(age > AZURE_LATE);
 }
 
 #[cfg(test)]
@@ -327,6 +447,7 @@ mod tests {
             status,
             message: "m".into(),
             retry_after: None,
+            json_string_body: true,
         }
     }
 
@@ -337,6 +458,13 @@ mod tests {
         assert_eq!(verdict(&api(403)), Verdict::Stop);
         assert_eq!(verdict(&api(400)), Verdict::Dead);
         assert_eq!(verdict(&api(404)), Verdict::Dead);
+        let gateway = Error::Api {
+            status: 404,
+            message: "404 page not found".into(),
+            retry_after: None,
+            json_string_body: false,
+        };
+        assert_eq!(verdict(&gateway), Verdict::Suspect(404));
         assert_eq!(verdict(&Error::invalid("records", "x")), Verdict::Dead);
         assert_eq!(verdict(&api(429)), Verdict::Halt);
         for keep in [408, 500, 502, 503, 504] {
@@ -371,11 +499,5 @@ mod tests {
         assert_eq!(verdict(&unknown), Verdict::Halt);
         let lost = Error::Transport(TransportError::of_kind(TransportErrorKind::ConnectionLost));
         assert_eq!(verdict(&lost), Verdict::Keep);
-    }
-
-    #[test]
-    fn the_enqueue_time_is_read_back_from_the_name() {
-        let t = enqueued_at("00000001764000000000000000-00000001-x.json");
-        assert_eq!(t.unix_timestamp(), 1_764_000_000);
     }
 }

@@ -4,79 +4,64 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `lock` | locked (`flock`) for the life of the [`Outbox`]: one holder at a time |
+//! | `lock` | the send lock (`flock`): held by a [`flush`](Outbox::flush) while it runs, and by a [`Meter`](crate::Meter) for its life (its journal); enqueueing never takes it |
 //! | `producer-id` | a UUID made once; the [`Meter`](crate::Meter) derives its report ids from it |
-//! | `tmp/` | files being written; leftovers (never acknowledged) are removed on open |
-//! | `pending/` | one JSON file per report still to send, named in enqueue order |
-//! | `dead/` | reports Suger refused for good (400/404), each with `<name>.reason.txt` |
+//! | `tmp/` | files being written, each locked by its writer; leftovers of a dead writer (never acknowledged) are removed on open |
+//! | `pending/` | one JSON file per report still to send, named after its id (`<id>.json`, see [`entry::file_name`]): at most one pending report per id |
+//! | `dead/` | reports Suger refused for good (400/404), each with `<name>.reason.txt`; [`Outbox::requeue_dead`] moves them back |
 //! | `damaged/` | files that could not be read as a report, moved aside |
 //! | `meter/` | the meter's journal segments |
 
+mod entry;
 mod error;
 mod flush;
+mod space;
+mod status;
 pub(crate) mod store;
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use self::entry::Entry;
 pub use self::error::OutboxError;
 pub use self::flush::FlushSummary;
+use self::space::Space;
+pub use self::status::OutboxStatus;
+use self::store::Published;
 use crate::api::ids::new_report_id;
 use crate::api::rules::{check_report, fill_or_match};
 use crate::api::usage_record_group::CreateUsageRecordGroupParams;
 use crate::http::error::Error;
 
-/// One pending report, as stored in `pending/<name>`.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct Entry {
-    /// Format version of the file.
-    pub(crate) format: u32,
-    #[serde(rename = "entitlementId")]
-    pub(crate) entitlement_id: String,
-    #[serde(rename = "enqueuedAt", with = "time::serde::rfc3339")]
-    pub(crate) enqueued_at: OffsetDateTime,
-    /// The report, with its id.
-    pub(crate) params: CreateUsageRecordGroupParams,
-    /// Failed sends of this entry so far (a 5xx, a timeout, an unknown outcome): its own
-    /// backoff, so that one failing report never holds back the others.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub(crate) attempts: u32,
-    /// Not sent again before this time (after a failure about this entry).
-    #[serde(
-        rename = "retryAt",
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "time::serde::rfc3339::option"
-    )]
-    pub(crate) retry_at: Option<OffsetDateTime>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
+/// How long [`Outbox::hold_send_lock`] waits for a flush of another process to end.
+const HOLD_WAIT: Duration = Duration::from_secs(5);
 
 /// A durable queue of single usage reports in a directory, sent with their ids so that Suger
 /// records each exactly once.
 ///
 /// * [`enqueue`](Outbox::enqueue) validates the report, gives it an id when it has none, and
-///   returns only once it is on disk: written to `tmp/`, fsynced, renamed into `pending/`, the
-///   directory fsynced (the maildir pattern). A crash at any instant leaves the report either
-///   pending, complete, or absent; never half-written, never pending twice.
+///   returns only once it is on disk: written to `tmp/`, fsynced, linked into `pending/` under
+///   a name derived from its id, the directory fsynced (the maildir pattern). A crash at any
+///   instant leaves the report either pending, complete, or absent; never half-written, never
+///   pending twice: a report whose id is already pending is not stored again.
 /// * [`flush`](Outbox::flush) sends what is pending, oldest first, each as a single report with
 ///   its id. An entry is removed only once Suger answered 2xx or 409 (this id is recorded); a
 ///   crash between that answer and the removal leaves the entry pending, and its resend is
 ///   answered 409: recorded once.
-/// * One holder at a time: the directory's `lock` file is locked for the life of the `Outbox`
-///   (`flock`, released by the kernel when the process ends, even by `kill -9`). A second
-///   [`open`](Outbox::open), from this process or another, fails with [`OutboxError::Locked`].
+/// * **Many producers, one sender.** Any number of processes (a pre-fork server's workers, cron
+///   jobs, scripts) and threads may open the same directory and enqueue at once: enqueueing
+///   takes no lock. Sending does: the directory's `lock` file is locked (`flock`, released by
+///   the kernel when the process ends, even by `kill -9`) by a flush while it runs, and by a
+///   [`Meter`](crate::Meter) for its life. A flush while another process holds it fails with
+///   [`OutboxError::Locked`] at once: that process is sending. [`pending`](Outbox::pending),
+///   [`dead_letters`](Outbox::dead_letters) and [`Outbox::inspect`] only read.
 ///
-/// `Outbox` is `Send + Sync`: threads may enqueue and flush concurrently (flushes run one at a
-/// time).
+/// `Outbox` is `Send + Sync`: threads may enqueue and flush concurrently (the flushes of one
+/// `Outbox` run one at a time).
 ///
 /// ```
 /// use suger_metering::fake::FakeSuger;
@@ -103,9 +88,10 @@ fn is_zero(n: &u32) -> bool {
 ///
 /// # After `fork`
 ///
-/// The lock belongs to the open file, which a forked child shares: parent and child must not
-/// both use the outbox. Use it in one of them only (open it after forking, in the process that
-/// reports). Files are opened close-on-exec, so a program started with `exec` holds nothing.
+/// A held send lock (a meter's) belongs to the open file, which a forked child shares: start the
+/// meter in the process that reports, after forking. Enqueueing from forked workers is fine
+/// (open the outbox in each, or share one opened before the fork: it holds no lock). Files are
+/// opened close-on-exec, so a program started with `exec` holds nothing.
 #[derive(Debug)]
 pub struct Outbox {
     dir: PathBuf,
@@ -113,12 +99,10 @@ pub struct Outbox {
     pending: PathBuf,
     dead: PathBuf,
     damaged: PathBuf,
-    /// Held (locked) for the life of the outbox.
-    _lock: std::fs::File,
-    max_bytes: u64,
-    /// Bytes of everything the outbox directory holds (pending, dead, damaged, journal).
-    used: AtomicU64,
-    seq: AtomicU64,
+    /// The byte cap and what counts against it.
+    space: Space,
+    /// The send lock when held for the life of the outbox (by a meter).
+    held: Mutex<Option<File>>,
     flush_lock: Mutex<()>,
     producer: uuid::Uuid,
     /// An entry's first wait after a failure about it, and the longest.
@@ -135,9 +119,16 @@ pub struct OutboxBuilder {
 }
 
 impl OutboxBuilder {
-    /// Caps the bytes the outbox directory may hold (pending and dead reports, the meter's
-    /// journal). A write past the cap fails with [`OutboxError::Full`] and writes nothing.
-    /// Defaults to no cap (the disk's size: a full disk fails the same way, as an I/O error).
+    /// Caps the bytes of the reports waiting in the outbox directory (`pending/`, `tmp/`) and
+    /// of the meter's journal. A write past the cap fails with [`OutboxError::Full`] and writes
+    /// nothing. Dead letters and damaged files do not count (they never block new usage;
+    /// [`Outbox::requeue_dead`] makes them count again).
+    ///
+    /// With several processes writing into the directory, the cap is checked against the
+    /// directory's size measured at most 250 ms earlier (and again before any refusal), plus
+    /// this process's own writes since: it may be passed by what other processes wrote in that
+    /// time. Defaults to no cap (the disk's size: a full disk fails the same way, as an I/O
+    /// error).
     pub fn max_bytes(mut self, bytes: u64) -> Self {
         self.max_bytes = Some(bytes);
         self
@@ -164,7 +155,6 @@ impl OutboxBuilder {
     /// Opens the outbox (see [`Outbox::open`]).
     ///
     /// # Errors
-    /// [`OutboxError::Locked`] when another `Outbox` holds the directory;
     /// [`OutboxError::Io`] when it cannot be created or read.
     pub fn open(self) -> Result<Outbox, OutboxError> {
         let dir = self.dir;
@@ -173,34 +163,37 @@ impl OutboxBuilder {
         if created && let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             store::sync_dir(parent)?;
         }
-        let lock = store::lock(&dir)?;
         let sub = |name: &str| -> Result<PathBuf, OutboxError> {
             let p = dir.join(name);
             store::ensure_dir(&p)?;
             Ok(p)
         };
-        let (tmp, pending, dead, damaged) =
-            (sub("tmp")?, sub("pending")?, sub("dead")?, sub("damaged")?);
-        sub("meter")?;
-        let removed = store::clear(&tmp)?;
+        let (tmp, pending, dead, damaged, meter) = (
+            sub("tmp")?,
+            sub("pending")?,
+            sub("dead")?,
+            sub("damaged")?,
+            sub("meter")?,
+        );
+        let removed = store::clear_tmp(&tmp)?;
         if removed > 0 {
             log::info!(target: "suger_metering", "outbox: removed {removed} unfinished temporary file(s)");
         }
         let producer = store::producer_id(&dir, &tmp)?;
         store::sync_dir(&dir)?;
-        let used = [&pending, &dead, &damaged, &dir.join("meter")]
-            .iter()
-            .map(|d| store::dir_bytes(d))
-            .sum();
+        let space = Space::new(
+            self.max_bytes.unwrap_or(u64::MAX),
+            pending.clone(),
+            tmp.clone(),
+            meter,
+        );
         Ok(Outbox {
             tmp,
             pending,
             dead,
             damaged,
-            _lock: lock,
-            max_bytes: self.max_bytes.unwrap_or(u64::MAX),
-            used: AtomicU64::new(used),
-            seq: AtomicU64::new(0),
+            space,
+            held: Mutex::new(None),
             flush_lock: Mutex::new(()),
             producer,
             backoff: self.backoff,
@@ -210,13 +203,14 @@ impl OutboxBuilder {
 }
 
 impl Outbox {
-    /// Opens the outbox in `dir`, creating the directory if missing, with no size cap.
+    /// Opens the outbox in `dir`, creating the directory if missing, with no size cap. Takes
+    /// no lock: any number of processes may open one directory and enqueue at once.
     ///
-    /// Removes leftover temporary files (reports whose `enqueue` never returned).
+    /// Removes leftover temporary files (reports whose `enqueue` never returned, in a process
+    /// that died).
     ///
     /// # Errors
-    /// [`OutboxError::Locked`] when another `Outbox` holds the directory, in this process or
-    /// another; [`OutboxError::Io`] when it cannot be created or read.
+    /// [`OutboxError::Io`] when it cannot be created or read.
     pub fn open(dir: impl AsRef<Path>) -> Result<Outbox, OutboxError> {
         Outbox::builder(dir).open()
     }
@@ -239,7 +233,13 @@ impl Outbox {
     ///
     /// Validates like [`report_usage_record_group`](crate::MeteringClient::report_usage_record_group)
     /// (nothing is written when invalid) and gives the report a random UUID when `params.id` is
-    /// `None`. Returns only once the report is on disk (fsynced file and directory).
+    /// `None`. Returns only once the report is on disk (fsynced file and directory). Safe from
+    /// any number of threads and processes at once.
+    ///
+    /// **At most one pending report per id.** When a report with this id is already pending
+    /// (a re-run of a job during an outage, two workers enqueueing the same usage), nothing is
+    /// stored: `enqueue` returns the id when the pending report is the same (entitlement and
+    /// content), and [`OutboxError::AlreadyPending`] when it differs.
     ///
     /// Give every report its own id: Suger answers 409 to an id it already recorded, and the
     /// outbox takes that answer as "recorded" (it cannot tell a resend from a reused id).
@@ -248,23 +248,26 @@ impl Outbox {
     /// # use suger_metering::{CreateUsageRecordGroupParams, Outbox};
     /// # let dir = std::env::temp_dir().join(format!("outbox-doc-enq-{}", std::process::id()));
     /// # let outbox = Outbox::open(&dir)?;
-    /// let id = outbox.enqueue(
-    ///     "entitlement-1",
-    ///     &CreateUsageRecordGroupParams {
-    ///         id: Some("ent1-2026-11-26T14".into()),
-    ///         records: [("api_calls".to_string(), 120.0)].into(),
-    ///         ..Default::default()
-    ///     },
-    /// )?;
-    /// assert_eq!(id, "ent1-2026-11-26T14");
+    /// let usage = CreateUsageRecordGroupParams {
+    ///     id: Some("ent1-2026-11-26T14".into()),
+    ///     records: [("api_calls".to_string(), 120.0)].into(),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(outbox.enqueue("entitlement-1", &usage)?, "ent1-2026-11-26T14");
+    /// // Again (a re-run): stored once.
+    /// assert_eq!(outbox.enqueue("entitlement-1", &usage)?, "ent1-2026-11-26T14");
+    /// assert_eq!(outbox.pending()?, 1);
     /// # drop(outbox); std::fs::remove_dir_all(&dir).ok();
     /// # Ok::<(), suger_metering::OutboxError>(())
     /// ```
     ///
     /// # Errors
     /// [`OutboxError::Report`] with [`Error::InvalidRequest`] for invalid usage;
+    /// [`OutboxError::AlreadyPending`] when a different report with this id is pending;
     /// [`OutboxError::Full`] past the size cap; [`OutboxError::Io`] when the disk fails (full:
-    /// `StorageFull`). In every error case nothing was stored.
+    /// `StorageFull`). In these cases nothing was stored. [`OutboxError::MaybePending`] when the
+    /// report was stored but the disk could not confirm it (the directory fsync failed): it
+    /// may be sent; enqueue it again only with the same id.
     pub fn enqueue(
         &self,
         entitlement_id: &str,
@@ -275,40 +278,77 @@ impl Outbox {
         let mut params = params.clone();
         fill_or_match(&mut params.entitlement_id, "entitlement_id", entitlement_id)?;
         let id = params.id.get_or_insert_with(new_report_id).clone();
-        let now = OffsetDateTime::now_utc();
         let entry = Entry {
             format: 1,
             entitlement_id: entitlement_id.to_owned(),
-            enqueued_at: now,
+            enqueued_at: OffsetDateTime::now_utc(),
             params,
             attempts: 0,
             retry_at: None,
         };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| Error::invalid("records", format!("cannot be serialized to JSON: {e}")))?;
-        // Sortable by enqueue time; unique within this process (the lock excludes others),
-        // and never an existing name, even if the clock went back (a rename would replace it).
-        let dest = loop {
-            let name = format!(
-                "{:020}-{:08}-{}.json",
-                now.unix_timestamp_nanos(),
-                self.seq.fetch_add(1, Ordering::Relaxed),
-                file_safe(&id)
-            );
-            let dest = self.pending.join(name);
-            if !dest.exists() {
-                break dest;
-            }
-        };
-        self.reserve(bytes.len() as u64)?;
-        if let Err(e) = store::write_durable(&self.tmp, &dest, &bytes) {
-            self.release(bytes.len() as u64);
-            return Err(e);
+        let n = bytes.len() as u64;
+        let dest = self.pending.join(entry::file_name(&id));
+        self.space.reserve_entry(n)?;
+        let stored = self.publish(&dest, &bytes, &entry);
+        if matches!(
+            stored,
+            Ok(false) | Err(PublishError::Before(_) | PublishError::Different)
+        ) {
+            self.space.unreserve_entry(n);
         }
-        Ok(id)
+        match stored {
+            Ok(_) => Ok(id),
+            Err(PublishError::Before(e)) => Err(e),
+            Err(PublishError::Different) => Err(OutboxError::AlreadyPending { id }),
+            Err(PublishError::After(e)) => Err(OutboxError::MaybePending {
+                id,
+                source: Box::new(e),
+            }),
+        }
     }
 
-    /// The number of reports still to send (files in `pending/`).
+    /// [`enqueue`](Outbox::enqueue) for reports whose ids are derived from their usage (the
+    /// meter's seals): a report whose id is pending already, or that may be pending, is stored
+    /// as far as the caller is concerned (before, a second copy was stored and answered 409).
+    pub(crate) fn enqueue_derived(
+        &self,
+        entitlement_id: &str,
+        params: &CreateUsageRecordGroupParams,
+    ) -> Result<(), OutboxError> {
+        match self.enqueue(entitlement_id, params) {
+            Ok(_) => Ok(()),
+            Err(e @ (OutboxError::AlreadyPending { .. } | OutboxError::MaybePending { .. })) => {
+                log::warn!(target: "suger_metering", "outbox: {e}");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Links the entry into `pending/` unless its id is pending. `Ok(true)`: stored now;
+    /// `Ok(false)`: the same report was pending already.
+    fn publish(&self, dest: &Path, bytes: &[u8], entry: &Entry) -> Result<bool, PublishError> {
+        // A pending entry with this id may be sent and removed between the link and the read:
+        // then store this one (a resend of a recorded id is answered 409: recorded once).
+        for _ in 0..3 {
+            match store::publish_new(&self.tmp, dest, bytes).map_err(PublishError::Before)? {
+                Published::Durable => return Ok(true),
+                Published::Unsynced(e) => return Err(PublishError::After(e)),
+                Published::Exists => match entry::read(dest) {
+                    Ok((pending, _)) if pending.same_report(entry) => return Ok(false),
+                    Ok(_) | Err(entry::ReadError::Damaged(_)) => {
+                        return Err(PublishError::Different);
+                    }
+                    Err(entry::ReadError::Gone) => continue,
+                },
+            }
+        }
+        Err(PublishError::Different)
+    }
+
+    /// The number of reports still to send (files in `pending/`). Only reads; takes no lock.
     ///
     /// # Errors
     /// [`OutboxError::Io`] when the directory cannot be read.
@@ -317,8 +357,8 @@ impl Outbox {
     }
 
     /// The number of dead letters: reports Suger refused for good, kept in `dead/` with the
-    /// server's message in `<name>.reason.txt`. Move a file back into `pending/` to send it
-    /// again once the cause is fixed.
+    /// server's message in `<name>.reason.txt`. Once the cause is fixed,
+    /// [`requeue_dead`](Outbox::requeue_dead) moves them back to be sent again.
     ///
     /// # Errors
     /// [`OutboxError::Io`] when the directory cannot be read.
@@ -329,9 +369,10 @@ impl Outbox {
             .count())
     }
 
-    /// Bytes the outbox directory holds, as counted against the size cap.
+    /// Bytes counted against the size cap: the reports waiting (`pending/`, `tmp/`) and the
+    /// meter's journal, measured now. Dead letters and damaged files do not count.
     pub fn used_bytes(&self) -> u64 {
-        self.used.load(Ordering::Relaxed)
+        self.space.used_now()
     }
 
     pub(crate) fn producer_id(&self) -> uuid::Uuid {
@@ -342,44 +383,108 @@ impl Outbox {
         &self.tmp
     }
 
-    /// Counts `n` more bytes against the cap, or refuses them.
+    /// Takes the send lock for the life of this outbox (a meter: its journal and its flushes
+    /// are this process's alone), waiting up to 5 seconds for a flush of another process.
+    ///
+    /// # Errors
+    /// [`OutboxError::Locked`] when another process still holds it.
+    pub(crate) fn hold_send_lock(&self) -> Result<(), OutboxError> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.is_some() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + HOLD_WAIT;
+        let lock = loop {
+            match store::lock(&self.dir) {
+                Err(OutboxError::Locked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
+        *held = Some(lock);
+        self.space.own_journal();
+        Ok(())
+    }
+
+    /// The send lock for one flush: `None` when this outbox holds it for its life, else taken
+    /// now (released when the returned file is dropped).
+    fn send_lock(&self) -> Result<Option<File>, OutboxError> {
+        if self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+        {
+            return Ok(None);
+        }
+        store::lock(&self.dir).map(Some)
+    }
+
+    /// Counts `n` more journal bytes against the cap, or refuses them.
     pub(crate) fn reserve(&self, n: u64) -> Result<(), OutboxError> {
-        self.used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-                used.checked_add(n).filter(|total| *total <= self.max_bytes)
-            })
-            .map(drop)
-            .map_err(|used| OutboxError::Full {
-                limit: self.max_bytes,
-                used,
-                needed: n,
-            })
+        self.space.reserve_journal(n)
     }
 
-    /// Counts `n` bytes that are on disk already, whatever the cap.
+    /// Counts `n` journal bytes that are on disk already, whatever the cap.
     pub(crate) fn charge(&self, n: u64) {
-        self.used.fetch_add(n, Ordering::Relaxed);
+        self.space.charge_journal(n);
     }
 
-    /// Gives back `n` bytes (a file was removed).
+    /// Gives back `n` journal bytes (removed, or replaced by reports in `pending/`).
     pub(crate) fn release(&self, n: u64) {
-        let _ = self
-            .used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
-                Some(used.saturating_sub(n))
-            });
+        self.space.release_journal(n);
     }
 }
 
-/// `id` reduced to characters that are safe in a file name (the id itself is in the file).
-fn file_safe(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
+/// Why [`Outbox::publish`] stored nothing, or may have.
+enum PublishError {
+    /// Before the link: nothing stored.
+    Before(OutboxError),
+    /// A different report with this id is pending.
+    Different,
+    /// Linked, but the directory fsync failed.
+    After(OutboxError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(id: &str) -> CreateUsageRecordGroupParams {
+        CreateUsageRecordGroupParams {
+            id: Some(id.into()),
+            records: [("calls".to_string(), 1.0)].into(),
+            ..Default::default()
+        }
+    }
+
+    /// Issue 17, item 3: an error after the link (the directory fsync) no longer says "nothing
+    /// stored": the report is pending, and the error carries its id.
+    #[test]
+    fn a_failure_after_the_link_says_the_report_may_be_pending() {
+        let dir = std::env::temp_dir().join(format!("outbox-unit-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let outbox = Outbox::open(&dir).unwrap();
+        store::FAIL_NEXT_DIR_SYNC.with(|f| f.set(true));
+        let err = outbox.enqueue("ent-1", &usage("r-1")).unwrap_err();
+        match &err {
+            OutboxError::MaybePending { id, source } => {
+                assert_eq!(id, "r-1");
+                assert!(matches!(**source, OutboxError::Io { op: "fsync", .. }));
             }
-        })
-        .collect()
+            other => panic!("{other:?}"),
+        }
+        let text = err.to_string();
+        assert!(
+            text.contains("r-1") && text.contains("may be pending") && !text.contains("nothing"),
+            "{text}"
+        );
+        assert_eq!(outbox.pending().unwrap(), 1);
+        // Enqueued again with its id (as the error says): stored once.
+        assert_eq!(outbox.enqueue("ent-1", &usage("r-1")).unwrap(), "r-1");
+        assert_eq!(outbox.pending().unwrap(), 1);
+        drop(outbox);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

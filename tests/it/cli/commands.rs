@@ -373,6 +373,7 @@ fn every_command_has_help_with_an_example() {
         &["config", "set"],
         &["outbox", "status"],
         &["outbox", "flush"],
+        &["outbox", "requeue-dead"],
         &["fake"],
     ];
     for c in commands {

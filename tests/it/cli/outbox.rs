@@ -64,16 +64,76 @@ fn an_outbox_keeps_what_suger_refused_until_a_later_flush_sends_it_once() {
     assert_eq!(counts(status.code(0).json()), summary(0, 0, 0));
 }
 
+/// Issue 16, item 4: the README's cron line while a service's meter sends the same outbox.
 #[test]
-fn an_outbox_held_by_another_process_is_exit_1_with_what_to_do() {
+fn while_a_service_sends_the_outbox_cron_enqueues_and_flush_exits_0() {
     let fake = FakeSuger::start().unwrap();
     let file = temp_file("usage.csv", CSV);
     let dir = file.parent().unwrap().join("outbox");
-    let held = suger_metering::Outbox::open(&dir).unwrap();
-    let r = run(&fake, &["outbox", "flush", "--dir", dir.to_str().unwrap()]);
-    r.code(1).error_line(&["in use", "let it finish"]);
-    drop(held);
-    assert!(fake.requests().is_empty());
+    let meter = suger_metering::Meter::builder(fake.client())
+        .outbox(suger_metering::Outbox::open(&dir).unwrap())
+        .flush_interval(std::time::Duration::from_secs(3600))
+        .start()
+        .unwrap();
+    let (path, d) = (file.to_str().unwrap(), dir.to_str().unwrap());
+    // A cron job enqueues into the service's outbox: stored, and the service sends it.
+    let r = run(&fake, &["report", "--file", path, "--outbox", d]);
+    assert_eq!(
+        r.code(0).json(),
+        json!({"recorded": 0, "alreadyRecorded": 0, "pending": 2, "dead": 0})
+    );
+    assert!(r.stderr.contains("being sent by another process"), "{r:?}");
+    // The cron flush: not a failure, nothing sent by it.
+    let r = run(&fake, &["outbox", "flush", "--dir", d]);
+    assert_eq!(r.code(0).json()["pending"], 2);
+    assert!(
+        r.stderr.contains("being sent by another process") && r.stderr.contains("nothing to do"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("error"), "{r:?}");
+    // The status reads a live outbox.
+    let status = run(&fake, &["outbox", "status", "--dir", d]);
+    assert_eq!(status.code(0).json()["pending"], 2);
+    assert!(fake.usage_record_groups().is_empty());
+    assert_eq!(meter.flush().unwrap().recorded, 2);
+    assert_eq!(fake.usage_record_groups().len(), 2);
+}
+
+#[test]
+fn outbox_status_of_a_missing_directory_fails_and_creates_nothing() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = temp_file("unused", "").with_file_name("no-outbox-here");
+    let r = run(&fake, &["outbox", "status", "--dir", dir.to_str().unwrap()]);
+    r.code(1).error_line(&["no-outbox-here"]);
+    assert!(!dir.exists());
+}
+
+/// Issue 17, item 4: dead letters go back after a fix.
+#[test]
+fn requeue_dead_moves_refused_reports_back_and_the_next_flush_sends_them() {
+    let fake = FakeSuger::start().unwrap();
+    let file = temp_file("usage.csv", CSV);
+    let dir = file.parent().unwrap().join("outbox");
+    let (path, d) = (file.to_str().unwrap(), dir.to_str().unwrap());
+    fake.inject(
+        Fault::status(400)
+            .body("\"unknown dimension api_calls\"")
+            .times(2)
+            .only(Operation::ReportUsageRecordGroup),
+    );
+    let r = run(&fake, &["report", "--file", path, "--outbox", d]);
+    r.code(1)
+        .error_line(&["2 reports were refused", "requeue-dead"]);
+    let r = run(&fake, &["outbox", "requeue-dead", "--dir", d]);
+    assert_eq!(
+        r.code(0).json(),
+        json!({"requeued": 2, "pending": 2, "dead": 0})
+    );
+    let r = run(&fake, &["outbox", "flush", "--dir", d]);
+    assert_eq!(r.code(0).json()["recorded"], 2);
+    assert_eq!(fake.usage_record_groups().len(), 2);
+    let r = run(&fake, &["outbox", "requeue-dead", "--dir", d]);
+    assert_eq!(r.code(0).json()["requeued"], 0);
 }
 
 /// Moves every pending entry's `retryAt` into the past: what a few minutes of waiting does.

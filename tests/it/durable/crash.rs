@@ -1,6 +1,7 @@
-//! Real crashes: a child process (this test binary, re-run with `--exact durable::crash::crash_child`) enqueues
-//! and adds from 2 threads against a fake in this process while the parent kills it with
-//! SIGKILL at random instants; and the outbox lock across processes.
+//! Real crashes: child processes (this test binary, re-run with `--exact
+//! durable::crash::crash_child`) against a fake in this process, killed with SIGKILL at random
+//! instants: one sender (a meter with its journal, which also enqueues) and two writer
+//! processes enqueueing into the same outbox at once; and the send lock across processes.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
@@ -42,19 +43,40 @@ fn crash_child() {
         .build()
         .unwrap();
     if mode == "hold" {
-        // The parent polls the lock too: wait for its probe to let go.
-        let _outbox = loop {
-            match Outbox::open(&dir) {
-                Ok(outbox) => break outbox,
-                Err(OutboxError::Locked { .. }) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => panic!("{e}"),
-            }
-        };
+        // A service: its meter holds the send lock for its life.
+        let _meter = Meter::builder(client)
+            .outbox(Outbox::open(&dir).unwrap())
+            .flush_interval(Duration::from_secs(3600))
+            .start()
+            .unwrap();
         println!("LOCKED");
         std::thread::sleep(Duration::from_secs(60));
         return;
     }
-    let outbox = Outbox::open(&dir).unwrap();
+    if let Some(writer) = mode.strip_prefix("write-") {
+        // A writer process (a cron job, a pre-fork worker): enqueues, never sends.
+        let outbox = Outbox::open(&dir).unwrap();
+        let round = env("CRASH_ROUND");
+        println!("STARTED");
+        for i in 0u64.. {
+            let id = format!("w{writer}-r{round}-{i}");
+            println!("EB {id}");
+            let params = CreateUsageRecordGroupParams {
+                id: Some(id.clone()),
+                records: [("enqueued".to_string(), 1.0)].into(),
+                ..Default::default()
+            };
+            outbox.enqueue(ENQ_ENT, &params).unwrap();
+            println!("EA {id}");
+        }
+        return;
+    }
+    // A failed report waits 10 ms, not a minute, before it is sent again: the drain below
+    // must not wait for the default backoff.
+    let outbox = Outbox::builder(&dir)
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(100))
+        .open()
+        .unwrap();
     let meter = Meter::builder(client)
         .outbox(outbox)
         .journal(true)
@@ -64,7 +86,11 @@ fn crash_child() {
     if mode == "drain" {
         meter.shutdown().unwrap();
         while meter.outbox().pending().unwrap() > 0 {
-            meter.flush().unwrap();
+            let s = meter.flush().unwrap();
+            if s.pending > 0 {
+                eprintln!("drain: {s:?}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         println!("DRAINED");
         return;
@@ -196,13 +222,23 @@ fn sigkill_at_random_instants_loses_nothing_acknowledged_and_bills_nothing_twice
             // Some answers are lost too, after Suger applied the report.
             fake.inject(Fault::drop_after_apply().only(Operation::ReportUsageRecordGroup));
         }
-        let run = spawn("work", &fake, &dir, round);
+        // One sender and two writer processes on one outbox, killed one after the other.
+        let mut runs: Vec<Run> = ["work", "write-a", "write-b"]
+            .iter()
+            .map(|mode| spawn(mode, &fake, &dir, round))
+            .collect();
+        let mut lines = Vec::new();
         std::thread::sleep(Duration::from_millis(40 + rng.below(260)));
-        let (lines, stderr) = run.kill();
-        assert!(
-            !stderr.contains("panicked"),
-            "round {round}: the child failed:\n{stderr}"
-        );
+        while !runs.is_empty() {
+            let run = runs.remove(rng.below(runs.len() as u64) as usize);
+            let (out, stderr) = run.kill();
+            assert!(
+                !stderr.contains("panicked"),
+                "round {round}: a child failed:\n{stderr}"
+            );
+            lines.extend(out);
+            std::thread::sleep(Duration::from_millis(rng.below(30)));
+        }
         let before = adds_acked + enq_acked.len() as u64;
         for line in &lines {
             match line.split_once(' ') {
@@ -255,9 +291,10 @@ fn sigkill_at_random_instants_loses_nothing_acknowledged_and_bills_nothing_twice
         "crash rounds: {ROUNDS}, acknowledged: {acknowledged}, recorded: {recorded}, lost: {lost}, duplicated: {duplicated}"
     );
     println!(
-        "  (enqueues acknowledged {} of {} begun; adds acknowledged {adds_acked} of {adds_begun} begun; {} groups at the fake)",
+        "  (enqueues acknowledged {} of {} begun, {} by the two writer processes; adds acknowledged {adds_acked} of {adds_begun} begun; {} groups at the fake)",
         enq_acked.len(),
         enq_begun.len(),
+        enq_acked.iter().filter(|id| id.starts_with('w')).count(),
         groups.len()
     );
     assert!(
@@ -268,28 +305,38 @@ fn sigkill_at_random_instants_loses_nothing_acknowledged_and_bills_nothing_twice
 }
 
 #[test]
-fn two_processes_cannot_open_one_outbox_and_a_killed_holder_releases_it() {
+fn a_service_holds_the_send_lock_others_enqueue_and_a_killed_holder_releases_it() {
     let fake = FakeSuger::start().unwrap();
     let dir = TempDir::new("lock-proc");
-    let mut run = spawn("hold", &fake, &dir, 0);
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let client = fake.client();
+    // Nothing pending: a flush sends nothing but still needs the send lock.
+    let run = spawn("hold", &fake, &dir, 0);
     let deadline = Instant::now() + Duration::from_secs(30);
-    // Wait for the child to hold the lock (its stdout is read by the collector thread, so
-    // poll the directory's lock instead).
     loop {
-        match Outbox::open(dir.path()) {
+        match outbox.flush(&client) {
             Err(OutboxError::Locked { .. }) => break,
-            Ok(outbox) => drop(outbox), // the child has not locked it yet
+            Ok(_) => {} // the child has not started its meter yet
             Err(e) => panic!("{e}"),
         }
         assert!(
             Instant::now() < deadline,
-            "the child never locked the outbox"
+            "the child never took the send lock"
         );
-        assert!(run.child.try_wait().unwrap().is_none(), "the child exited");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Locked, and this process holds no Outbox: the child holds the lock.
+    // While the service holds it, this process enqueues and reads the status.
+    outbox
+        .enqueue("ent-1", &super::usage(Some("cron-1"), "calls", 1.0))
+        .unwrap();
+    assert_eq!(Outbox::inspect(dir.path()).unwrap().pending, 1);
+    assert!(matches!(
+        outbox.flush(&client),
+        Err(OutboxError::Locked { .. })
+    ));
     run.kill();
-    let outbox = Outbox::open(dir.path()).expect("the kernel released the killed holder's lock");
-    assert_eq!(outbox.pending().unwrap(), 0);
+    let s = outbox
+        .flush(&client)
+        .expect("the kernel released the killed holder's lock");
+    assert_eq!(s.recorded, 1);
 }

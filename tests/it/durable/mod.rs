@@ -5,6 +5,8 @@
 mod crash;
 mod meter;
 mod outbox;
+mod producers;
+mod refusals;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

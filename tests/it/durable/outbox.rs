@@ -89,11 +89,8 @@ fn an_entry_is_one_complete_json_file_in_pending() {
         .unwrap();
     let names = files(&dir.join("pending"));
     assert_eq!(names.len(), 1);
-    assert!(
-        names[0].ends_with("-id_with_odd_chars.json"),
-        "{}",
-        names[0]
-    );
+    // Named after the id (other bytes written `_xx`): at most one pending report per id.
+    assert_eq!(names[0], "id_2fwith_3fodd_20chars.json");
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("pending").join(&names[0])).unwrap())
             .unwrap();
@@ -172,17 +169,42 @@ fn leftover_temporary_files_are_removed_on_open() {
 }
 
 #[test]
-fn a_second_open_fails_while_the_first_is_open() {
+fn many_outboxes_of_one_directory_enqueue_and_one_sends_at_a_time() {
+    let fake = FakeSuger::start().unwrap();
     let dir = TempDir::new("lock");
     let first = Outbox::open(dir.path()).unwrap();
-    let err = Outbox::open(dir.path()).unwrap_err();
+    let second = Outbox::open(dir.path()).unwrap();
+    first
+        .enqueue("ent-1", &usage(Some("a"), "calls", 1.0))
+        .unwrap();
+    second
+        .enqueue("ent-1", &usage(Some("b"), "calls", 1.0))
+        .unwrap();
+    assert_eq!(
+        (first.pending().unwrap(), second.pending().unwrap()),
+        (2, 2)
+    );
+    // A meter holds the send lock for its life: a flush of another Outbox is refused at once.
+    let meter = suger_metering::Meter::builder(client(&fake))
+        .outbox(first)
+        .flush_interval(Duration::from_secs(3600))
+        .start()
+        .unwrap();
+    let err = second.flush(&client(&fake)).unwrap_err();
     assert!(
         matches!(&err, OutboxError::Locked { dir: d, .. } if d == dir.path()),
         "{err:?}"
     );
-    assert!(err.to_string().contains("in use"), "{err}");
-    drop(first);
-    Outbox::open(dir.path()).unwrap();
+    assert!(err.to_string().contains("being sent"), "{err}");
+    assert_eq!(report_requests(&fake), 0);
+    // Enqueueing goes on meanwhile, and the meter's flush sends what the other enqueued.
+    second
+        .enqueue("ent-1", &usage(Some("c"), "calls", 1.0))
+        .unwrap();
+    assert_eq!(meter.flush().unwrap().recorded, 3);
+    drop(meter);
+    assert_eq!(second.flush(&client(&fake)).unwrap().recorded, 0);
+    assert_eq!(stored_ids(&fake), ["a", "b", "c"]);
 }
 
 #[test]
@@ -427,8 +449,6 @@ fn a_refused_connection_stops_the_flush_at_once() {
     assert_eq!((s.recorded, s.pending, s.backing_off), (0, 3, 0));
     assert!(s.last_error.unwrap().contains("connect"));
     // Nothing reached Suger, so no entry was given a backoff.
-    let reopened = Outbox::open(dir.path());
-    assert!(reopened.is_err(), "still locked by the first");
     drop(outbox);
     for name in files(&dir.join("pending")) {
         let v: serde_json::Value =
@@ -473,7 +493,7 @@ fn a_400_becomes_a_dead_letter_with_the_message_and_the_rest_goes_on() {
     let dead = files(&dir.join("dead"));
     assert_eq!(dead.len(), 4, "{dead:?}");
     let reason = std::fs::read_to_string(dir.join("dead").join(&dead[1])).unwrap();
-    assert!(dead[1].ends_with("-r0.json.reason.txt"), "{dead:?}");
+    assert_eq!(dead[1], "r0.json.reason.txt", "{dead:?}");
     assert!(
         reason.contains("400") && reason.contains("unknown dimension calls"),
         "{reason}"

@@ -1,4 +1,7 @@
-//! `outbox status|flush` and `report --file --outbox DIR`.
+//! `outbox status|flush|requeue-dead` and `report --file --outbox DIR`.
+//!
+//! Many producers, one sender: enqueueing never waits for anyone, and a flush while another
+//! process (a service's meter) sends the outbox is not a failure: that process sends them.
 
 use std::path::Path;
 
@@ -65,9 +68,13 @@ pub(crate) fn open(dir: &Path) -> Result<Outbox, Failure> {
 pub(crate) fn failure(e: &OutboxError, op: Op) -> Failure {
     match e {
         OutboxError::Report(e) => exit::classify(e, op),
-        OutboxError::Locked { .. } => Failure::other(
+        OutboxError::AlreadyPending { .. } => Failure::other(
             e.to_string(),
-            "another process holds the outbox: let it finish (a killed holder's lock is released)",
+            "give this usage its own id, or wait until the pending report is sent",
+        ),
+        OutboxError::MaybePending { .. } => Failure::other(
+            e.to_string(),
+            "check the disk; run the same command again (the same ids are stored once)",
         ),
         _ => Failure::other(
             e.to_string(),
@@ -76,18 +83,18 @@ pub(crate) fn failure(e: &OutboxError, op: Op) -> Failure {
     }
 }
 
-/// `outbox status --dir DIR` / `outbox flush --dir DIR`.
+/// `outbox status --dir DIR` / `outbox flush --dir DIR` / `outbox requeue-dead --dir DIR`.
 pub(crate) fn run(global: &Global, printer: &Printer, cmd: &OutboxCommand) -> Result<(), Failure> {
     match cmd {
         OutboxCommand::Status { dir } => {
-            let outbox = open(dir)?;
-            let pending = outbox.pending().map_err(|e| failure(&e, Op::Read))?;
-            let dead = outbox.dead_letters().map_err(|e| failure(&e, Op::Read))?;
+            // Only reads: no lock, nothing created.
+            let status = Outbox::inspect(dir)
+                .map_err(|e| failure(&e, Op::Read).context(format!("outbox {}", dir.display())))?;
             let s = OutboxSummary {
                 recorded: 0,
                 already_recorded: 0,
-                pending,
-                dead,
+                pending: status.pending,
+                dead: status.dead,
                 damaged: None,
                 overdue: None,
                 recorded_late: None,
@@ -100,6 +107,35 @@ pub(crate) fn run(global: &Global, printer: &Printer, cmd: &OutboxCommand) -> Re
             let client = connect(global)?;
             flush(&client, printer, &open(dir)?)
         }
+        OutboxCommand::RequeueDead { dir } => {
+            let outbox = open(dir)?;
+            let requeued = outbox.requeue_dead().map_err(|e| failure(&e, Op::Read))?;
+            let s = Requeued {
+                requeued,
+                pending: outbox.pending().map_err(|e| failure(&e, Op::Read))?,
+                dead: outbox.dead_letters().map_err(|e| failure(&e, Op::Read))?,
+            };
+            printer.one(&s, std::slice::from_ref(&s));
+            Ok(())
+        }
+    }
+}
+
+/// What `outbox requeue-dead` prints.
+#[derive(Debug, Serialize)]
+struct Requeued {
+    requeued: usize,
+    pending: usize,
+    dead: usize,
+}
+
+impl Row for Requeued {
+    const HEADERS: &'static [&'static str] = &["REQUEUED", "PENDING", "DEAD"];
+    fn cells(&self) -> Vec<String> {
+        [self.requeued, self.pending, self.dead]
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 }
 
@@ -108,7 +144,30 @@ pub(crate) fn flush(
     printer: &Printer,
     outbox: &Outbox,
 ) -> Result<(), Failure> {
-    let summary = outbox.flush(client).map_err(|e| failure(&e, Op::Report))?;
+    let summary = match outbox.flush(client) {
+        Ok(summary) => summary,
+        Err(e @ OutboxError::Locked { .. }) => {
+            // Another process (a service's meter, another flush) is sending this outbox: it
+            // sends what is pending. Not a failure of this job.
+            let pending = outbox.pending().map_err(|e| failure(&e, Op::Read))?;
+            let s = OutboxSummary {
+                recorded: 0,
+                already_recorded: 0,
+                pending,
+                dead: 0,
+                damaged: None,
+                overdue: None,
+                recorded_late: None,
+                last_error: None,
+            };
+            printer.one(&s, std::slice::from_ref(&s));
+            stderr::note(format!(
+                "{e}; it sends the {pending} pending report(s), nothing to do"
+            ));
+            return Ok(());
+        }
+        Err(e) => return Err(failure(&e, Op::Report)),
+    };
     let s = OutboxSummary {
         recorded: summary.recorded,
         already_recorded: summary.already_recorded,
@@ -148,7 +207,7 @@ pub(crate) fn flush(
     if s.dead > 0 {
         return Err(Failure::other(
             format!("{} reports were refused by Suger and set aside", s.dead),
-            "inspect the outbox's dead reports; they will not be sent again",
+            "inspect the outbox's dead reports (dead/*.reason.txt); after fixing the cause, `suger-metering outbox requeue-dead` sends them again",
         ));
     }
     Ok(())
