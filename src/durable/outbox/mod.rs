@@ -269,6 +269,26 @@ impl Outbox {
         entitlement_id: &str,
         params: &CreateUsageRecordGroupParams,
     ) -> Result<String, OutboxError> {
+        self.enqueue_with(entitlement_id, params, false)
+    }
+
+    /// [`enqueue`](Outbox::enqueue) of usage whose bytes are already on disk and counted (the
+    /// meter's journal, removed once its groups are stored): counted against the cap, but not
+    /// refused by it, so that a cap filled by a journal never blocks the seal that empties it.
+    pub(crate) fn enqueue_over_cap(
+        &self,
+        entitlement_id: &str,
+        params: &CreateUsageRecordGroupParams,
+    ) -> Result<String, OutboxError> {
+        self.enqueue_with(entitlement_id, params, true)
+    }
+
+    fn enqueue_with(
+        &self,
+        entitlement_id: &str,
+        params: &CreateUsageRecordGroupParams,
+        over_cap: bool,
+    ) -> Result<String, OutboxError> {
         // The same rules as a direct report: nothing invalid is ever stored.
         check_report(entitlement_id, params)?;
         let mut params = params.clone();
@@ -299,7 +319,11 @@ impl Outbox {
                 break dest;
             }
         };
-        self.reserve(bytes.len() as u64)?;
+        if over_cap {
+            self.charge(bytes.len() as u64);
+        } else {
+            self.reserve(bytes.len() as u64)?;
+        }
         if let Err(e) = store::write_durable(&self.tmp, &dest, &bytes) {
             self.release(bytes.len() as u64);
             return Err(e);
