@@ -167,8 +167,8 @@ struct Inner {
     shards: Box<[Padded]>,
     /// Series held: the v1 series in `registry` plus the v2 records in all shards.
     series: AtomicUsize,
-    /// Every v1 series held, once: (seal sequence, hour, entitlement, dimension).
-    registry: Mutex<HashSet<(u64, u64, String, String)>>,
+    /// Every v1 series held, once.
+    registry: Mutex<HashSet<SeriesKey>>,
     /// The latest hour an event was added to.
     latest_hour: AtomicU64,
     /// Bytes of the open journal segments.
@@ -187,6 +187,9 @@ struct Inner {
     signal: Mutex<Signal>,
     wake: Condvar,
 }
+
+/// A v1 series: (seal sequence, hour, entitlement, dimension).
+type SeriesKey = (u64, u64, String, String);
 
 /// Number of shards. Fixed, so that a journal written by one run is read the same by the next.
 const SHARDS: usize = 8;
@@ -292,12 +295,21 @@ impl Meter {
             *sum += quantity;
             return Ok(());
         }
-        inner.make_room()?;
+        // New in this shard; maybe not in the meter.
+        let key = (
+            segment.seq,
+            hour,
+            entitlement_id.to_owned(),
+            dimension.to_owned(),
+        );
+        if !lock(&inner.registry).contains(&key) {
+            inner.make_room()?;
+        }
         if inner.journal {
             inner.append(segment, buf, &event)?;
         }
         sums.insert(entitlement_id, dimension, quantity);
-        inner.count_series(segment.seq, hour, entitlement_id, dimension);
+        inner.count_series(key);
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::ids::Ids;
 use super::journal::{self, Sealed, Segment};
 use super::window::{groups, hour_of};
-use super::{Inner, MeterError, MutexGuard, Shard, cap_hour, lock};
+use super::{Inner, MeterError, MutexGuard, SeriesKey, Shard, cap_hour, lock};
 use crate::durable::outbox::{FlushSummary, OutboxError};
 use crate::http::error::Error;
 use crate::http::text::error_chain;
@@ -68,8 +68,7 @@ impl Inner {
     }
 
     /// Counts a v1 series new in a shard, unless another shard holds it already.
-    pub(super) fn count_series(&self, seq: u64, hour: u64, entitlement: &str, dimension: &str) {
-        let key = (seq, hour, entitlement.to_owned(), dimension.to_owned());
+    pub(super) fn count_series(&self, key: SeriesKey) {
         if lock(&self.registry).insert(key) {
             self.series.fetch_add(1, Ordering::SeqCst);
         }

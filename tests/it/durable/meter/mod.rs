@@ -1,5 +1,9 @@
 //! The usage meter against the fake server: windows, ids, journal, caps, shutdown.
 
+mod ids;
+mod size;
+mod timing;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
