@@ -54,7 +54,12 @@ fn crash_child() {
         std::thread::sleep(Duration::from_secs(60));
         return;
     }
-    let outbox = Outbox::open(&dir).unwrap();
+    // Reports whose answer was lost are sent again at once (the default waits a minute, which
+    // the drain would spend spinning).
+    let outbox = Outbox::builder(&dir)
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(10))
+        .open()
+        .unwrap();
     let meter = Meter::builder(client)
         .outbox(outbox)
         .journal(true)
