@@ -18,6 +18,25 @@ use crate::http::client::MeteringClient;
 use crate::http::error::Error;
 
 /// Options of a [`Meter`], from [`Meter::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use suger_metering::{fake::FakeSuger, Meter, Outbox};
+/// # let dir = std::env::temp_dir().join(format!("meter-doc-builder-{}", std::process::id()));
+/// let fake = FakeSuger::start()?;
+/// let meter = Meter::builder(fake.client())
+///     .outbox(Outbox::open(&dir)?)
+///     .flush_interval(Duration::from_secs(60))
+///     .journal(true)
+///     .max_series(100_000)
+///     .max_journal_bytes(4 << 20)
+///     .max_report_bytes(1 << 20)
+///     .shutdown_timeout(Duration::from_secs(10))
+///     .start()?;
+/// meter.shutdown()?;
+/// # drop(meter); std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use]
 pub struct MeterBuilder {
     client: MeteringClient,
