@@ -95,7 +95,9 @@ impl MeterBuilder {
 
     /// The journal size at which the background thread is asked to seal early, so that the
     /// disk the journal takes is bounded by this size rather than by the event rate (one line
-    /// per event: about 50 to 70 bytes for a v1 event). Defaults to 4 MiB.
+    /// per event: about 50 to 70 bytes for a v1 event). Each early seal makes one report per
+    /// series held, so a smaller size means more reports at a high event rate. Defaults to
+    /// 4 MiB.
     pub fn max_journal_bytes(mut self, bytes: u64) -> Self {
         self.max_journal_bytes = bytes.max(1);
         self
