@@ -163,8 +163,8 @@ fn the_add_that_reaches_max_series_hands_the_seal_to_the_background() {
     // add's (before, this add sealed in the caller's thread and returned the seal's error).
     meter.add("ent-1", "c", 1.0).unwrap();
     wait_for(
-        || meter.stats().last_error.is_some(),
-        "the background seal ran",
+        || meter.add("ent-1", "d", 1.0).is_err(),
+        "the background seal failed",
     );
     let err = meter.add("ent-1", "d", 1.0).unwrap_err();
     assert!(
@@ -190,4 +190,28 @@ fn shutdown_twice_sends_again_within_the_bound() {
     let second = meter.shutdown().unwrap();
     assert_eq!((second.recorded, second.pending), (1, 0), "{second:?}");
     assert_eq!(total(&fake, "calls"), 1.0);
+}
+
+#[test]
+fn new_series_are_refused_while_twice_max_series_wait_for_the_seal() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("too-many-series");
+    let meter = builder(&fake, &dir).max_series(1).start().unwrap();
+    // New series faster than the seal thread takes them (each seal creates and fsyncs files
+    // first): sooner or later one finds twice the cap held.
+    let mut acked = 0;
+    let err = loop {
+        assert!(acked < 100_000, "never refused");
+        match meter.add(&format!("ent-{acked}"), "calls", 1.0) {
+            Ok(()) => acked += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, MeterError::TooManySeries { held, max: 1, .. } if held >= 2),
+        "{err:?}"
+    );
+    // The refused event was not counted; every accepted one is billed.
+    meter.shutdown().unwrap();
+    assert_eq!(total(&fake, "calls"), f64::from(acked));
 }
