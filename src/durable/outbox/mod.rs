@@ -5,12 +5,12 @@
 //! | path | what |
 //! |---|---|
 //! | `lock` | locked (`flock`) for the life of the [`Outbox`]: one holder at a time |
-//! | `producer-id` | a UUID made once; the [`Meter`](crate::Meter) derives its report ids from it |
+//! | `producer-id` | a UUID made once; the ids of a [`Meter`](crate::Meter) journal written before run ids derive from it; made anew when the meter finds the directory copied |
 //! | `tmp/` | files being written; leftovers (never acknowledged) are removed on open |
 //! | `pending/` | one JSON file per report still to send, named in enqueue order |
 //! | `dead/` | reports Suger refused for good (400/404), each with `<name>.reason.txt` |
 //! | `damaged/` | files that could not be read as a report, moved aside |
-//! | `meter/` | the meter's journal segments |
+//! | `meter/` | the meter's journal segments, and `origin` (the directory's device and inode) |
 
 mod error;
 mod flush;
