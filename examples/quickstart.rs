@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use suger_metering::fake::FakeSuger;
 use suger_metering::{
     BillableMetric, BillableMetricAggregationType, BillableMetricStatus,
-    CreateUsageRecordGroupParams, Error, ListUsageRecordGroups, ListUsageRecordReports,
-    MeteringClient, MeteringUsageRecord, NewUsageRecordGroup, Partner, PartnerUsageMeteringConfig,
-    UpdateBillableMetricParams, UsageRecordGroupStatus,
+    CreateUsageRecordGroupParams, Error, ListBillableMetrics, ListUsageRecordGroups,
+    ListUsageRecordReports, MeteringClient, MeteringUsageRecord, NewUsageRecordGroup, Partner,
+    PartnerUsageMeteringConfig, UpdateBillableMetricParams, UsageRecordGroupStatus,
 };
 
 fn main() -> ExitCode {
@@ -73,7 +73,8 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
         metric.description
     );
     let got = client.get_billable_metric(&metric.id)?;
-    let active = client.list_billable_metrics(Some(BillableMetricStatus::Active))?;
+    let active = client
+        .list_billable_metrics(&ListBillableMetrics::new().status(BillableMetricStatus::Active))?;
     println!(
         "get/list_billable_metrics-> {:?}; {} active",
         got.name,
@@ -196,11 +197,12 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
     for r in &listed.usage_record_reports {
         let info = r.info.clone().unwrap_or_default();
         println!(
-            "list_usage_record_reports -> {} for {} {}: {:?}",
+            "list_usage_record_reports -> {} for {} {}: {:?}; the marketplace's verdict: {}",
             r.id,
             r.entitlement_id,
             name(&info.status),
-            info.usage_record_group_ids
+            info.usage_record_group_ids,
+            r.verdict()
         );
     }
     let failed = client.list_usage_record_groups(
@@ -275,7 +277,7 @@ fn against_real_api(write: bool) -> Result<(), Box<dyn std::error::Error>> {
         }
     );
 
-    let metrics = client.list_billable_metrics(None)?;
+    let metrics = client.list_billable_metrics(&ListBillableMetrics::new())?;
     println!("list_billable_metrics    -> {} metrics", metrics.len());
     let groups = client.list_usage_record_groups(&ListUsageRecordGroups::new().limit(10))?;
     println!(

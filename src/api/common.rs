@@ -1,5 +1,6 @@
 //! Items shared by several resources: the marketplace enum and the list limit.
 
+use crate::http::error::{Error, Result};
 use crate::http::serde_util::open_enum;
 
 /// Largest `limit` of a list call.
@@ -59,6 +60,30 @@ open_enum! {
         /// Zoho.
         Zoho = "ZOHO",
     }
+}
+
+/// A calendar date, for the query and path dates of the API (`start_date`, `creation_date`,
+/// ...), without the `time` crate's macros.
+///
+/// `suger_metering::time::macros::date!` does **not** work from your crate unless it depends
+/// on `time` itself: the macro expands to paths under `::time`, which the re-export does not
+/// provide. This function does, with an error instead of a compile-time check:
+///
+/// ```
+/// let day = suger_metering::date(2026, 11, 26)?;
+/// assert_eq!(day.to_string(), "2026-11-26");
+/// assert!(suger_metering::date(2026, 2, 30).is_err());
+/// # Ok::<(), suger_metering::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidRequest`](crate::Error::InvalidRequest) (field `date`) for a day that does
+/// not exist.
+pub fn date(year: i32, month: u8, day: u8) -> Result<time::Date> {
+    let month = time::Month::try_from(month)
+        .map_err(|_| Error::invalid("date", format!("month {month} is not 1 to 12")))?;
+    time::Date::from_calendar_date(year, month, day)
+        .map_err(|e| Error::invalid("date", format!("{year}-{month}-{day} is not a date: {e}")))
 }
 
 #[cfg(test)]

@@ -10,5 +10,6 @@ pub(crate) mod config_info;
 pub(crate) mod ids;
 pub(crate) mod pages;
 pub(crate) mod query;
+pub(crate) mod rules;
 pub(crate) mod usage_record_group;
 pub(crate) mod usage_record_report;

@@ -19,6 +19,8 @@ use super::{API_KEY, FakeSuger, ORG_ID};
 pub const DEFAULT_MAX_REQUESTS: usize = 10_000;
 /// Default of [`FakeSugerBuilder::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default of [`FakeSugerBuilder::max_request_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 << 20;
 /// Default of [`FakeSugerBuilder::read_timeout`].
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -28,9 +30,11 @@ pub struct FakeSugerBuilder {
     host: String,
     port: u16,
     max_requests: usize,
+    max_request_bytes: usize,
     max_connections: usize,
     read_timeout: Duration,
     seed: Option<Value>,
+    org_id: String,
 }
 
 impl Default for FakeSugerBuilder {
@@ -39,9 +43,11 @@ impl Default for FakeSugerBuilder {
             host: "127.0.0.1".to_string(),
             port: 0,
             max_requests: DEFAULT_MAX_REQUESTS,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             read_timeout: DEFAULT_READ_TIMEOUT,
             seed: None,
+            org_id: ORG_ID.to_string(),
         }
     }
 }
@@ -72,6 +78,28 @@ impl FakeSugerBuilder {
         self
     }
 
+    /// How many bytes of request bodies [`FakeSuger::requests`] remembers in all: the oldest
+    /// requests are forgotten first, so that a fake fed large requests stays bounded in memory
+    /// (with [`max_requests`](Self::max_requests) bounding their count). A single body larger
+    /// than this is remembered cut to this size. Defaults to [`DEFAULT_MAX_REQUEST_BYTES`]
+    /// (64 MiB).
+    #[must_use]
+    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes;
+        self
+    }
+
+    /// The organization id the fake serves (requests for any other get 403). Defaults to
+    /// `"fake-org"`; an empty id is taken as the default.
+    #[must_use]
+    pub fn org_id(mut self, org_id: impl Into<String>) -> Self {
+        let org_id = org_id.into();
+        if !org_id.is_empty() {
+            self.org_id = org_id;
+        }
+        self
+    }
+
     /// How many connections are served at once (each has a thread); a connection beyond that
     /// is closed as soon as it is accepted. Defaults to [`DEFAULT_MAX_CONNECTIONS`] (256); `0`
     /// is taken as 1.
@@ -96,6 +124,7 @@ impl FakeSugerBuilder {
     /// ```json
     /// {
     ///   "billableMetrics": [{"id": "m1", "name": "API calls", "aggregationType": "SUM"}],
+    ///   "entitlements": [{"id": "ent-2", "partner": "AZURE"}],
     ///   "usageRecordGroups": [
     ///     {"id": "g1", "entitlementID": "ent-1", "records": {"api_calls": 3},
     ///      "timestamp": "2026-03-01T10:00:00Z", "status": "REPORT_FAILED"}
@@ -104,7 +133,8 @@ impl FakeSugerBuilder {
     /// }
     /// ```
     ///
-    /// Every key is optional. Metrics take the body of `createBillableMetric`, groups the body
+    /// Every key is optional. `entitlements` choose an entitlement's partner (`AWS`, the
+    /// default, `AZURE` or `GCP`; see [`FakeSuger::set_entitlement_partner`]). Metrics take the body of `createBillableMetric`, groups the body
     /// of `reportUsageRecordGroup` plus `entitlementID` and an optional `status` (default
     /// `CREATED`), the config the body of `updateUsageMeteringConfigInfo`; they are checked by
     /// the same rules as requests, and [`start`](Self::start) fails on the first one broken.
@@ -123,7 +153,7 @@ impl FakeSugerBuilder {
     /// accept thread.
     pub fn start(self) -> io::Result<FakeSuger> {
         let ip = loopback_ip(&self.host)?;
-        let mut state = State::new(ORG_ID);
+        let mut state = State::new(&self.org_id);
         if let Some(seed) = &self.seed {
             state
                 .load_seed(seed)
@@ -134,11 +164,12 @@ impl FakeSugerBuilder {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             api_key: API_KEY.to_string(),
-            org_id: ORG_ID.to_string(),
+            org_id: self.org_id.clone(),
             state: Mutex::new(state),
             faults: Mutex::new(VecDeque::new()),
-            requests: Mutex::new(VecDeque::new()),
+            requests: Mutex::new(Default::default()),
             max_requests: self.max_requests,
+            max_request_bytes: self.max_request_bytes,
             max_connections: self.max_connections,
             read_timeout: self.read_timeout,
             stop: AtomicBool::new(false),

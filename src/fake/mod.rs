@@ -1,5 +1,8 @@
 //! An in-process, stateful fake of the Suger Metering HTTP API, for tests.
 //!
+//! **A test tool, outside the crate's semver promise**: its API may change in minor versions
+//! (pin the minor version if you build on it); see the crate docs, *Stability*.
+//!
 //! [`FakeSuger::start`] binds `127.0.0.1:0` and serves a hand-written HTTP/1.1 server (std only:
 //! one accept thread, one thread per connection, keep-alive, `Content-Length` bodies). It keeps
 //! usage record groups, usage record reports, billable metrics and the usage metering config in
@@ -62,15 +65,47 @@
 //!   rejects the whole batch); only a batch whose quantities are *all* zero is rejected for zeros.
 //! * A body `timestamp` equal to Go's zero time counts as absent (the report time is used).
 //!   Timestamps are normalized to UTC.
-//! * Every group belongs to partner `AWS` and buyer `buyer-<entitlementID>`.
+//! * Every group belongs to buyer `buyer-<entitlementID>` and to its entitlement's partner:
+//!   `AWS` unless [`FakeSuger::set_entitlement_partner`] (or a seed's `entitlements`) chose
+//!   `AZURE` or `GCP`.
 //! * [`FakeSuger::run_report_cycle`] makes one report per entitlement, or two when some of that
 //!   entitlement's groups were marked with [`FakeSuger::fail_next_report_for`] (one `SUCCESS`
-//!   report for the others, one `FAILED` report for the marked ones).
+//!   report for the others, one `FAILED` report for the marked ones). See
+//!   [the report cycle](#report-cycle).
 //! * Billable metrics: a duplicate `id` is a 400; `status` in the create body is ignored
 //!   (always `ACTIVE`); an `organizationId` different from the path is a 400; `PATCH` fields that
 //!   are absent or `null` are left unchanged; `GET billableMetric` without `status` lists all.
 //! * `PATCH usageMeteringConfigInfo` keeps only `partnerUsageMeteringConfigs` (as Go would decode
 //!   the body into its struct).
+//!
+//! # Report cycle
+//!
+//! A group goes `CREATED` → `REPORT_PENDING` ([`FakeSuger::start_report_cycle`], optional) →
+//! `REPORTED` or `REPORT_FAILED` ([`FakeSuger::run_report_cycle`], which takes `CREATED` and
+//! `REPORT_PENDING` groups); a reported group carries `usageRecordReportID` (and, when
+//! `REPORTED`, `reportedTime`); `retry` of a `REPORT_FAILED` group puts it back to `CREATED`.
+//! Each report's `info` is what Suger keeps: `status` (`SUCCESS`/`FAILED`), `message`,
+//! `usageRecordGroupIds`, `reportedRecords` (v1 sums) or `aggregatedBillableRecords` (v2),
+//! `partner`, and the partner's own request and answer, one record per key and hour of the
+//! groups' timestamps:
+//!
+//! * AWS (`awsMeteringRequest`/`Response`): `BatchMeterUsage`'s `{"ProductCode",
+//!   "UsageRecords"}` and `{"Results": [{"MeteringRecordId", "Status": "Success",
+//!   "UsageRecord"}], "UnprocessedRecords": null}`, PascalCase as Go marshals the AWS SDK;
+//! * Azure (`azureMetering...`): the batch usage event `{"request": [...]}` and `{"count",
+//!   "result": [{"usageEventId", "status": "Accepted", ...}]}`;
+//! * GCP (`gcpMetering...`): Service Control's `{"operations": [...]}` and
+//!   `{"serviceConfigId", ...}` (no `reportErrors`: all accepted).
+//!
+//! A test decides the outcomes: [`fail_next_report_for`](FakeSuger::fail_next_report_for)
+//! (a group), [`fail_next_report_for_entitlement`](FakeSuger::fail_next_report_for_entitlement)
+//! and [`..._with_status`](FakeSuger::fail_next_report_for_entitlement_with_status) (an
+//! entitlement's next report, with the marketplace's own status per record, e.g. AWS
+//! `CustomerNotSubscribed`), [`set_group_status`](FakeSuger::set_group_status) (e.g.
+//! `INVALID`), [`lose_group`](FakeSuger::lose_group),
+//! [`alter_group_records`](FakeSuger::alter_group_records), [`max_page_size`](FakeSuger::max_page_size) (pages
+//! smaller than asked); [`clear_faults`](FakeSuger::clear_faults) forgets them and
+//! [`reset`](FakeSuger::reset) starts over from the seed.
 //!
 //! # Running it as a server
 //!
@@ -95,10 +130,17 @@
 //! | route | body | answer |
 //! |---|---|---|
 //! | `POST /_fake/report-cycle` | none | `{"usageRecordReportIds": [...]}` |
+//! | `POST /_fake/report-cycle/start` | none | `{"usageRecordGroupIds": [...]}` (now `REPORT_PENDING`) |
 //! | `POST /_fake/fail-next-report` | `{"usageRecordGroupId": "g1"}` | `{}` |
+//! | `POST /_fake/fail-next-report` | `{"entitlementId": "ent-1", "message": "...", "marketplaceStatus": "CustomerNotSubscribed"}` (status optional) | `{}` |
+//! | `POST /_fake/entitlement-partner` | `{"entitlementId": "ent-1", "partner": "AZURE"}` | `{}` |
 //! | `POST /_fake/group-status` | `{"usageRecordGroupId": "g1", "status": "REPORT_FAILED"}` | the group |
+//! | `POST /_fake/lose-group` | `{"usageRecordGroupId": "g1"}` | `{}` (404 if unknown) |
+//! | `POST /_fake/alter-group` | `{"usageRecordGroupId": "g1", "records": {"api_calls": 2}}` | the group |
+//! | `POST /_fake/max-page-size` | `{"maxPageSize": 5}` (`0` or `null`: no cap) | `{}` |
 //! | `POST /_fake/faults` | a fault (below) | `{}` |
-//! | `DELETE /_fake/faults` | none | `{}` (every queued fault dropped) |
+//! | `DELETE /_fake/faults` | none | `{}` (like [`FakeSuger::clear_faults`]: queued faults, report failures, page cap) |
+//! | `POST /_fake/reset` | none | `{}` (like [`FakeSuger::reset`]) |
 //! | `GET /_fake/requests` | none | `[{"method", "path", "query", "body", "operation"}, ...]` |
 //! | `DELETE /_fake/requests` | none | `{}` (recorded requests forgotten) |
 //! | `GET /_fake/state` | none | `{"usageRecordGroups", "usageRecordReports", "billableMetrics", "usageMeteringConfigInfo"}` |
@@ -117,7 +159,10 @@
 
 mod admin;
 mod builder;
+mod controls;
+mod exchange;
 mod fault;
+mod hooks;
 mod http;
 mod operation;
 mod parse;
@@ -127,6 +172,7 @@ mod seed;
 mod server;
 mod shared;
 mod state;
+mod stored;
 mod util;
 
 use std::fmt;
@@ -138,7 +184,8 @@ use std::thread::JoinHandle;
 use serde_json::Value;
 
 pub use self::builder::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUESTS, DEFAULT_READ_TIMEOUT, FakeSugerBuilder,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUESTS, DEFAULT_READ_TIMEOUT,
+    FakeSugerBuilder,
 };
 pub use self::fault::Fault;
 pub use self::operation::{Operation, RecordedRequest};
@@ -229,16 +276,21 @@ impl FakeSuger {
             .no_proxy()
     }
 
-    /// The organization id the fake serves: `"fake-org"`. Any other org in a path gets 403.
+    /// The organization id the fake serves: `"fake-org"` unless
+    /// [`FakeSugerBuilder::org_id`] chose another. Any other org in a path gets 403.
     pub fn org_id(&self) -> &str {
         &self.shared.org_id
     }
 
-    /// Runs one "hourly" report: every `CREATED` group becomes `REPORTED` (with `reportedTime`
-    /// and `usageRecordReportID` set), or `REPORT_FAILED` when it was marked with
-    /// [`fail_next_report_for`](Self::fail_next_report_for). Creates one usage record report per
-    /// entitlement (two if that entitlement has both failing and succeeding groups) and returns
-    /// the ids of the reports created, in order.
+    /// Runs one "hourly" report: every `CREATED` or `REPORT_PENDING` group becomes `REPORTED`
+    /// (with `reportedTime` and `usageRecordReportID` set), or `REPORT_FAILED` when it was
+    /// marked with [`fail_next_report_for`](Self::fail_next_report_for) or its entitlement's
+    /// next report was made to fail
+    /// ([`fail_next_report_for_entitlement`](Self::fail_next_report_for_entitlement)).
+    /// Creates one usage record report per entitlement (two if that entitlement has both
+    /// marked and unmarked groups), with the partner's request and answer in its `info` (see
+    /// [the module docs](self#report-cycle)), and returns the ids of the reports created, in
+    /// order.
     pub fn run_report_cycle(&self) -> Vec<String> {
         lock(&self.shared.state).run_report_cycle()
     }

@@ -206,16 +206,10 @@ impl Shared {
         Response::json(&reply)
     }
 
-    /// Remembers a request, forgetting the oldest beyond `max_requests`.
+    /// Remembers a request, forgetting the oldest beyond `max_requests` requests or
+    /// `max_request_bytes` bytes of bodies (a larger body is kept cut to that size).
     fn record(&self, r: RecordedRequest) {
-        let mut requests = lock(&self.requests);
-        if self.max_requests == 0 {
-            return;
-        }
-        while requests.len() >= self.max_requests {
-            requests.pop_front();
-        }
-        requests.push_back(r);
+        lock(&self.requests).push(r, self.max_requests, self.max_request_bytes);
     }
 
     /// Pops (or decrements) the first queued fault that matches `operation` at `raw_path`.

@@ -22,6 +22,26 @@ use crate::http::usage_record::NewUsageRecordGroup;
 ///
 /// No variant ever contains the API key or request headers. Bodies are kept only as short
 /// excerpts.
+///
+/// New variants may come in minor versions, and the variants with named fields are
+/// `#[non_exhaustive]` (they may gain fields): match them with `..`, and keep a `_` arm.
+/// Only this crate builds them:
+///
+/// ```compile_fail
+/// let e = suger_metering::Error::Api { status: 503, message: String::new(), retry_after: None };
+/// ```
+///
+/// ```
+/// # fn handle(e: suger_metering::Error) {
+/// use suger_metering::Error;
+/// match e {
+///     Error::Api { status, .. } if status >= 500 => { /* Suger had a problem */ }
+///     Error::AlreadyReported { id, .. } => println!("{id} was recorded before"),
+///     e if e.is_timeout() => { /* no answer in time */ }
+///     _ => {}
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -33,6 +53,7 @@ pub enum Error {
     /// The request was refused before sending because it breaks a rule of the API.
     /// **No request was sent.**
     #[error("invalid request (not sent): {field}: {reason}")]
+    #[non_exhaustive]
     InvalidRequest {
         /// The argument or field at fault, e.g. `"records"` or `"limit"`.
         field: &'static str,
@@ -42,6 +63,7 @@ pub enum Error {
 
     /// Suger answered with a non-2xx status.
     #[error("Suger API answered HTTP {status}: {message}")]
+    #[non_exhaustive]
     Api {
         /// The HTTP status code.
         status: u16,
@@ -68,6 +90,7 @@ pub enum Error {
     #[error(
         "the HTTP {status} answer from Suger does not match the API's schema (body starts: {excerpt:?})"
     )]
+    #[non_exhaustive]
     Decode {
         /// The HTTP status code of the answer.
         status: u16,
@@ -88,6 +111,7 @@ pub enum Error {
     /// re-run of your job, a replayed spool). [`Error::is_already_reported`] is `true`,
     /// [`Error::status`] is 409.
     #[error("usage record group {id} is already recorded at Suger (HTTP 409: {message})")]
+    #[non_exhaustive]
     AlreadyReported {
         /// The id of the usage record group, as sent.
         id: String,
@@ -106,8 +130,9 @@ pub enum Error {
     /// and could bill twice, so [`Error::is_retryable`] is `false` then; set `params.id` to this
     /// id before resending.
     #[error(
-        "the outcome of the report of usage record group {id} is unknown (resend it with the same id)"
+        "the outcome of the report of usage record group {id} is unknown (resend it with the same id); last attempt: {source}"
     )]
+    #[non_exhaustive]
     ReportOutcomeUnknown {
         /// The id of the usage record group, as sent.
         id: String,
@@ -123,7 +148,8 @@ pub enum Error {
     /// resend: sending the same batch again may bill it twice. Check what was recorded (list the
     /// usage record groups) before reporting these groups again, or report them one by one
     /// with ids (or through an [`Outbox`](crate::Outbox)).
-    #[error("the outcome of a batch report of {} usage record groups is unknown (do not resend it blindly)", groups.len())]
+    #[error("the outcome of a batch report of {} usage record groups is unknown (do not resend it blindly); last attempt: {source}", groups.len())]
+    #[non_exhaustive]
     BatchOutcomeUnknown {
         /// The batch, handed back to the caller.
         groups: Vec<NewUsageRecordGroup>,
@@ -136,6 +162,8 @@ pub enum Error {
 /// Shorthand for `Result<T, suger_metering::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The crate-internal constructors of the `#[non_exhaustive]` variants: the one place each is
+/// built, so adding a field is a change here and at the callers that know its value.
 impl Error {
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidRequest {
@@ -144,6 +172,47 @@ impl Error {
         }
     }
 
+    pub(crate) fn api(status: u16, message: String, retry_after: Option<Duration>) -> Self {
+        Error::Api {
+            status,
+            message,
+            retry_after,
+        }
+    }
+
+    pub(crate) fn decode(status: u16, excerpt: String, source: serde_json::Error) -> Self {
+        Error::Decode {
+            status,
+            excerpt,
+            source,
+        }
+    }
+
+    pub(crate) fn already_reported(id: String, message: String, retried: bool) -> Self {
+        Error::AlreadyReported {
+            id,
+            message,
+            retried,
+        }
+    }
+
+    pub(crate) fn report_outcome_unknown(id: String, id_generated: bool, source: Error) -> Self {
+        Error::ReportOutcomeUnknown {
+            id,
+            id_generated,
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn batch_outcome_unknown(groups: Vec<NewUsageRecordGroup>, source: Error) -> Self {
+        Error::BatchOutcomeUnknown {
+            groups,
+            source: Box::new(source),
+        }
+    }
+}
+
+impl Error {
     /// The crate's error for a ureq failure: a timeout after the connection was open is
     /// [`Error::Timeout`], a connect timeout too (never sent), anything else [`Error::Transport`].
     pub(crate) fn from_ureq(e: ureq::Error) -> Self {
@@ -214,6 +283,27 @@ impl Error {
         }
     }
 
+    /// `true` when no complete answer arrived in time: [`Error::Timeout`], also behind an
+    /// outcome-unknown error whose last attempt timed out. Whether the request may have been
+    /// applied is [`Error::request_may_have_been_sent`]'s answer (a connect timeout: never sent).
+    ///
+    /// ```
+    /// # fn f(client: &suger_metering::MeteringClient) {
+    /// match client.get_usage_metering_config_info() {
+    ///     Err(e) if e.is_timeout() => eprintln!("Suger did not answer in time: {e}"),
+    ///     _ => {}
+    /// }
+    /// # }
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout(_) => true,
+            Error::BatchOutcomeUnknown { source, .. }
+            | Error::ReportOutcomeUnknown { source, .. } => source.is_timeout(),
+            _ => false,
+        }
+    }
+
     /// `true` for HTTP 404 (unknown billable metric or usage record group).
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
@@ -260,17 +350,29 @@ impl Error {
         }
     }
 
+    /// The one rule for "the server said it did not process this request; come back later":
+    /// a 429, or a 503 **with** `Retry-After`. Such an answer is a definite outcome (not
+    /// applied): it is retried even for requests that are not idempotent, and when the attempts
+    /// run out it is a plain [`Error::Api`]. Any other 5xx (a 503 without `Retry-After` may come
+    /// from a proxy that forwarded the request) leaves the outcome unknown.
+    pub(crate) fn server_asked_to_wait(&self) -> bool {
+        matches!(
+            self,
+            Error::Api {
+                status: 429 | 503,
+                retry_after: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Whether a request that failed so may nevertheless have been applied by the server:
-    /// sent without a definite answer (timeout, dropped connection), a 5xx (other than a 503
-    /// with `Retry-After`, where the server says it did not process it), or an unreadable 2xx.
+    /// sent without a definite answer (timeout, dropped connection), a 5xx unless the server
+    /// asked to wait ([`Error::server_asked_to_wait`]), or an unreadable 2xx.
     pub(crate) fn outcome_unknown(&self) -> bool {
         match self {
             Error::Timeout(e) | Error::Transport(e) => e.request_may_have_been_sent(),
-            Error::Api {
-                status,
-                retry_after,
-                ..
-            } => *status >= 500 && !(*status == 503 && retry_after.is_some()),
+            Error::Api { status, .. } => *status >= 500 && !self.server_asked_to_wait(),
             Error::Decode { .. } => true,
             _ => false,
         }
@@ -342,7 +444,7 @@ mod tests {
     }
 
     #[test]
-    fn display_never_repeats_the_source() {
+    fn display_never_repeats_the_source_except_the_last_attempt_of_an_unknown_outcome() {
         use std::error::Error as _;
         let e = Error::from_ureq(ureq::Error::Timeout(ureq::Timeout::Global));
         let mut chain = vec![e.to_string()];
@@ -361,7 +463,18 @@ mod tests {
             id_generated: false,
             source: Box::new(e),
         };
+        // An unknown outcome names its last attempt (issue 16.9: "outcome unknown" alone
+        // does not say why); the source is still there for code, and the one-line chain
+        // does not repeat it.
         let source = wrapped.source().unwrap().to_string();
-        assert!(!wrapped.to_string().contains(&source), "{wrapped}");
+        assert!(
+            wrapped
+                .to_string()
+                .ends_with(&format!("; last attempt: {source}")),
+            "{wrapped}"
+        );
+        let chain = crate::http::text::error_chain(&wrapped);
+        assert_eq!(chain.matches(&source).count(), 1, "{chain}");
+        assert!(chain.ends_with(": timeout: global"), "{chain}");
     }
 }

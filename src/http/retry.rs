@@ -175,7 +175,7 @@ impl RetryPolicy {
             return Decision::Stop;
         }
         let retry_after = error.retry_after();
-        let asked_to_wait = matches!(error.status(), Some(429 | 503)) && retry_after.is_some();
+        let asked_to_wait = error.server_asked_to_wait();
         let retryable = match kind {
             Idempotency::Safe => error.is_retryable(),
             Idempotency::Unsafe => {

@@ -4,13 +4,17 @@
 use std::time::Duration;
 
 /// An error and its causes on one line (`error: cause: cause`), for the places that keep an
-/// error as text: the outbox's dead letters and last error, the meter's stats.
+/// error as text: the outbox's dead letters and last error, the meter's stats. A cause that
+/// the text already says (an "outcome unknown" names its last attempt) is not repeated.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = c.source();
     }
     text

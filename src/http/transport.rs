@@ -122,11 +122,7 @@ impl Answer {
     }
 
     fn decode_error(&self, source: serde_json::Error) -> Error {
-        Error::Decode {
-            status: self.status,
-            excerpt: excerpt(&self.body),
-            source,
-        }
+        Error::decode(self.status, excerpt(&self.body), source)
     }
 }
 
@@ -296,11 +292,7 @@ fn echo_limit(len: usize) -> u64 {
 }
 
 fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
-    Error::Api {
-        status,
-        message: error_message(body),
-        retry_after,
-    }
+    Error::api(status, error_message(body), retry_after)
 }
 
 #[cfg(test)]

@@ -102,7 +102,9 @@ fn list_without_status_sends_no_query() {
     let m = expect_no_body(&mut s, "GET", "/org/org-1/billableMetric")
         .with_body(fixture("list_billable_metrics.json"))
         .create();
-    let got = client(&mut s).list_billable_metrics(None).unwrap();
+    let got = client(&mut s)
+        .list_billable_metrics(&ListBillableMetrics::new())
+        .unwrap();
     m.assert();
     assert_eq!(got, expected::list_billable_metrics());
 }
@@ -115,7 +117,7 @@ fn list_active_sends_status_active() {
         .with_body("null")
         .create();
     let got = client(&mut s)
-        .list_billable_metrics(Some(BillableMetricStatus::Active))
+        .list_billable_metrics(&ListBillableMetrics::new().status(BillableMetricStatus::Active))
         .unwrap();
     m.assert();
     assert_eq!(got, Vec::<BillableMetric>::new());
@@ -129,7 +131,7 @@ fn list_deleted_sends_status_deleted() {
         .with_body("[]")
         .create();
     let got = client(&mut s)
-        .list_billable_metrics(Some(BillableMetricStatus::Deleted))
+        .list_billable_metrics(&ListBillableMetrics::new().status(BillableMetricStatus::Deleted))
         .unwrap();
     m.assert();
     assert!(got.is_empty());

@@ -282,6 +282,7 @@ fn decode_parts(e: Error) -> (u16, String, serde_json::Error) {
             status,
             excerpt,
             source,
+            ..
         } => (status, excerpt, source),
         other => panic!("expected Error::Decode, got {other:?}"),
     }
@@ -339,7 +340,7 @@ fn array_where_an_object_is_expected_is_a_decode_error() {
 fn object_where_an_array_is_expected_is_a_decode_error() {
     let body = r#"{"billableMetrics":[]}"#;
     let e = serve("/org/org-1/billableMetric", 200, body, |c| {
-        c.list_billable_metrics(None)
+        c.list_billable_metrics(&ListBillableMetrics::new())
     });
     let (status, excerpt, source) = decode_parts(e);
     assert_eq!(status, 200);

@@ -103,6 +103,7 @@ fn api_parts(e: &Error) -> (u16, &str, Option<Duration>) {
             status,
             message,
             retry_after,
+            ..
         } => (*status, message.as_str(), *retry_after),
         other => panic!("expected Error::Api, got {other:?}"),
     }
@@ -213,6 +214,7 @@ fn status_409_on_a_first_report_with_the_callers_id_is_already_reported() {
             id,
             message,
             retried,
+            ..
         } => {
             assert_eq!(id, "g-1");
             assert_eq!(message, "usage record group g-1 already exists");
@@ -236,6 +238,7 @@ fn status_409_on_a_retried_report_is_already_reported() {
             id,
             message,
             retried,
+            ..
         } => {
             assert_eq!(id, "g-1");
             assert_eq!(message, "duplicate id");
@@ -262,7 +265,7 @@ fn status_409_after_a_rate_limited_attempt_was_recorded_before_this_call() {
         (409, None, r#""duplicate id""#),
     ]);
     assert!(
-        matches!(&e, Error::AlreadyReported { id, message, retried: false }
+        matches!(&e, Error::AlreadyReported { id, message, retried: false, .. }
             if id == "g-1" && message == "duplicate id"),
         "{e:?}"
     );
@@ -400,7 +403,7 @@ fn status_408_is_retryable_and_501_is_not() {
 fn batch_report_500_is_outcome_unknown_and_hands_the_batch_back() {
     let (batch, e) = batch_answered(500, r#""internal error""#);
     match &e {
-        Error::BatchOutcomeUnknown { groups, source } => {
+        Error::BatchOutcomeUnknown { groups, source, .. } => {
             assert_eq!(groups, &batch);
             assert_eq!(api_parts(source), (500, "internal error", None));
         }
@@ -415,9 +418,9 @@ fn batch_report_500_is_outcome_unknown_and_hands_the_batch_back() {
     assert_eq!(
         e.to_string(),
         "the outcome of a batch report of 1 usage record groups is unknown (do not resend it \
-         blindly)"
+         blindly); last attempt: Suger API answered HTTP 500: internal error"
     );
-    // The cause is the source, not repeated in the sentence.
+    // The cause is also the source.
     let source = std::error::Error::source(&e)
         .expect("the cause")
         .to_string();
@@ -454,4 +457,53 @@ fn invalid_request_and_config_errors_have_no_status() {
         e.to_string(),
         "invalid request (not sent): limit: must be between 1 and 1000, got 0"
     );
+}
+
+/// A client with no retries and a 300 ms timeout for `base_url`.
+fn impatient_client(base_url: String) -> MeteringClient {
+    MeteringClient::builder()
+        .api_key(API_KEY)
+        .org_id(ORG)
+        .base_url(base_url)
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::disabled())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn is_timeout_is_true_for_no_answer_in_time_also_behind_an_unknown_report_outcome() {
+    // The kernel accepts connections into the backlog; nobody ever reads or answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = impatient_client(format!("http://{}", silent.local_addr().unwrap()));
+
+    let get = c.get_billable_metric("bm-1").unwrap_err();
+    assert!(matches!(get, Error::Timeout(_)), "{get:?}");
+    assert!(get.is_timeout());
+
+    let params = CreateUsageRecordGroupParams {
+        id: Some("g-1".into()),
+        records: expected::quantities(&[("api_calls", 1.0)]),
+        ..Default::default()
+    };
+    let report = c.report_usage_record_group("ent-1", &params).unwrap_err();
+    assert!(
+        matches!(&report, Error::ReportOutcomeUnknown { source, .. } if matches!(**source, Error::Timeout(_))),
+        "{report:?}"
+    );
+    assert!(report.is_timeout());
+
+    // Not a timeout: nobody listening (refused at once), and an answer, even a 504.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let refused = impatient_client(format!("http://127.0.0.1:{port}"))
+        .get_billable_metric("bm-1")
+        .unwrap_err();
+    assert!(matches!(refused, Error::Transport(_)), "{refused:?}");
+    assert!(!refused.is_timeout());
+    let gateway = get_metric_answered(504, "", &[]);
+    assert_eq!(gateway.status(), Some(504));
+    assert!(!gateway.is_timeout());
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use suger_metering::fake::{FakeSuger, Operation};
 use suger_metering::{
-    CreateUsageRecordGroupParams, ListUsageRecordGroups, ListUsageRecordReports, RetryPolicy,
+    CreateUsageRecordGroupParams, ListBillableMetrics, ListUsageRecordGroups,
+    ListUsageRecordReports, RetryPolicy,
 };
 
 /// `method` on `fake`'s admin path `path` with an optional JSON body: (status, JSON answer).
@@ -55,7 +56,7 @@ fn starts_on_the_port_asked_for_and_only_on_loopback() {
     assert_eq!(fake.base_url(), format!("http://127.0.0.1:{port}"));
     assert!(
         fake.client()
-            .list_billable_metrics(None)
+            .list_billable_metrics(&ListBillableMetrics::new())
             .unwrap()
             .is_empty()
     );
@@ -103,7 +104,7 @@ fn idle_and_half_sent_connections_are_closed_after_the_read_timeout() {
     // And the fake still serves.
     assert!(
         fake.client()
-            .list_billable_metrics(None)
+            .list_billable_metrics(&ListBillableMetrics::new())
             .unwrap()
             .is_empty()
     );
@@ -132,7 +133,9 @@ fn connections_beyond_the_limit_are_closed_at_once() {
     // Places freed (once the server has seen both closes): served again.
     let served = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
-        client.list_billable_metrics(None).is_ok()
+        client
+            .list_billable_metrics(&ListBillableMetrics::new())
+            .is_ok()
     });
     assert!(served);
 }
@@ -162,7 +165,9 @@ fn remembers_only_the_most_recent_requests() {
     fake.clear_requests();
     assert!(fake.requests().is_empty());
     let none = FakeSuger::builder().max_requests(0).start().unwrap();
-    none.client().list_billable_metrics(None).unwrap();
+    none.client()
+        .list_billable_metrics(&ListBillableMetrics::new())
+        .unwrap();
     assert!(none.requests().is_empty());
 }
 
@@ -257,9 +262,13 @@ fn admin_routes_drive_the_fake_from_outside() {
     );
     assert_eq!(status, 200);
     client.get_usage_metering_config_info().unwrap();
-    let err = client.list_billable_metrics(None).unwrap_err();
+    let err = client
+        .list_billable_metrics(&ListBillableMetrics::new())
+        .unwrap_err();
     assert_eq!(err.status(), Some(503));
-    client.list_billable_metrics(None).unwrap();
+    client
+        .list_billable_metrics(&ListBillableMetrics::new())
+        .unwrap();
     // A bad fault is a 400 naming the problem; DELETE clears queued faults.
     let (status, body) = admin(
         &fake,
@@ -276,7 +285,9 @@ fn admin_routes_drive_the_fake_from_outside() {
         Some(json!({"status": 500, "times": 5})),
     );
     assert_eq!(admin(&fake, "DELETE", "faults", None).0, 200);
-    client.list_billable_metrics(None).unwrap();
+    client
+        .list_billable_metrics(&ListBillableMetrics::new())
+        .unwrap();
 
     // Report, fail one group at the next cycle, run the cycle from outside.
     client

@@ -1,7 +1,8 @@
 //! The integration tests, in one binary: one build, one link, shared support.
 //!
 //! Each module pins one area of behaviour; `support` holds the mock server guard, the client
-//! helpers, the expected values of the fixtures (tests/fixtures) and the raw HTTP helpers.
+//! helpers, the helpers for tests against the in-process fake (`support::fake`), the expected
+//! values of the fixtures (tests/fixtures) and the raw HTTP helpers.
 
 mod support;
 
@@ -12,6 +13,7 @@ mod config_info;
 mod decoding;
 mod durable;
 mod errors;
+mod fake_cycle;
 mod fake_http;
 mod fake_server;
 mod faults;
@@ -24,3 +26,4 @@ mod truth;
 mod usage_record_group;
 mod usage_record_report;
 mod validation;
+mod verdict;

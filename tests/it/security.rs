@@ -149,7 +149,7 @@ fn the_org_id_is_percent_encoded_too() {
         .org_id("..")
         .build()
         .unwrap()
-        .list_billable_metrics(None)
+        .list_billable_metrics(&ListBillableMetrics::new())
         .unwrap();
     get.assert();
     dots.assert();
@@ -607,7 +607,9 @@ fn user_agent_names_the_crate_and_its_version() {
         )
         .with_body("[]")
         .create();
-    client(&mut s).list_billable_metrics(None).unwrap();
+    client(&mut s)
+        .list_billable_metrics(&ListBillableMetrics::new())
+        .unwrap();
     m.assert();
     assert_eq!(USER_AGENT, "suger-metering-rust/0.1.0");
 }

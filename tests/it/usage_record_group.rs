@@ -273,6 +273,7 @@ fn batch_validate_500_is_an_api_error() {
             status: 500,
             message,
             retry_after: None,
+            ..
         }) => assert_eq!(message, "validation failed for usage record group"),
         other => panic!("{other:?}"),
     }

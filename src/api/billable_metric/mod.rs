@@ -2,5 +2,7 @@
 
 mod models;
 mod operations;
+mod query;
 
 pub use models::*;
+pub use query::ListBillableMetrics;

@@ -7,6 +7,7 @@ use crate::http::error::{Error, Result};
 use crate::http::transport::Request;
 
 use super::models::*;
+use super::query::ListBillableMetrics;
 
 fn check_name(name: &str) -> Result<()> {
     let n = name.chars().count();
@@ -96,14 +97,16 @@ impl MeteringClient {
         self.call(Request::get(&["billableMetric", billable_metric_id]))
     }
 
-    /// Lists the organization's billable metrics, optionally only those with `status`.
+    /// Lists the organization's billable metrics, all of them or only those the query selects.
     ///
     /// `GET /org/{orgId}/billableMetric?status=`
     ///
     /// ```no_run
     /// # let client = suger_metering::MeteringClient::from_env()?;
-    /// use suger_metering::BillableMetricStatus;
-    /// let active = client.list_billable_metrics(Some(BillableMetricStatus::Active))?;
+    /// use suger_metering::{BillableMetricStatus, ListBillableMetrics};
+    /// let all = client.list_billable_metrics(&ListBillableMetrics::new())?;
+    /// let active =
+    ///     client.list_billable_metrics(&ListBillableMetrics::new().status(BillableMetricStatus::Active))?;
     /// # Ok::<(), suger_metering::Error>(())
     /// ```
     ///
@@ -111,14 +114,14 @@ impl MeteringClient {
     /// [`Error::Api`], transport and decode errors.
     pub fn list_billable_metrics(
         &self,
-        status: Option<BillableMetricStatus>,
+        query: &ListBillableMetrics,
     ) -> Result<Vec<BillableMetric>> {
-        let query = status
-            .map(|s| ("status", s.as_str().to_owned()))
-            .into_iter()
-            .collect();
-        self.fetch(&Request::get(&["billableMetric"]).query(query).list())?
-            .decode_list(crate::http::bounded::MAX_METRICS)
+        self.fetch(
+            &Request::get(&["billableMetric"])
+                .query(query.query()?)
+                .list(),
+        )?
+        .decode_list(crate::http::bounded::MAX_METRICS)
     }
 
     /// Updates the name, description and/or status of a billable metric.

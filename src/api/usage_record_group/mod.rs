@@ -7,7 +7,6 @@
 pub(crate) mod models;
 mod operations;
 mod query;
-pub(crate) mod validate;
 
 pub use models::*;
 pub use operations::{BatchOutcome, DEFAULT_BATCH_SIZE};

@@ -6,11 +6,11 @@ use time::Date;
 
 use super::models::*;
 use super::query::ListUsageRecordGroups;
-use super::validate::{check_batch, check_report, fill_or_match};
 use crate::api::ids::check_id;
 use crate::api::ids::new_report_id;
 use crate::api::pages::paginate;
 use crate::api::query::ymd;
+use crate::api::rules::{check_batch, check_report, fill_or_match};
 use crate::http::client::MeteringClient;
 use crate::http::error::{Error, Result};
 use crate::http::transport::Request;
@@ -86,20 +86,14 @@ impl MeteringClient {
         entitlement_id: &str,
         params: &CreateUsageRecordGroupParams,
     ) -> Result<MeteringUsageRecordGroup> {
-        check_report(entitlement_id, params)?;
         let mut body = params.clone();
-        fill_or_match(&mut body.entitlement_id, "entitlement_id", entitlement_id)?;
-        fill_or_match(&mut body.organization_id, "organization_id", self.org_id())?;
+        self.check_into(entitlement_id, &mut body)?;
         let id_generated = body.id.is_none();
         let id = body.id.get_or_insert_with(new_report_id).clone();
         let req = Request::post(&["entitlement", entitlement_id, "usageRecordGroup"])
             .json(&body)?
             .idempotent();
-        let unknown = |e: Error, id: String| Error::ReportOutcomeUnknown {
-            id,
-            id_generated,
-            source: Box::new(e),
-        };
+        let unknown = |e: Error, id: String| Error::report_outcome_unknown(id, id_generated, e);
         let fetched = self.fetch_tracked(&req);
         let retried = fetched.earlier_attempt_may_have_applied;
         match fetched.result {
@@ -112,14 +106,49 @@ impl MeteringClient {
                 status: 409,
                 message,
                 ..
-            }) if retried || !id_generated => Err(Error::AlreadyReported {
-                id,
-                message,
-                retried,
-            }),
+            }) if retried || !id_generated => Err(Error::already_reported(id, message, retried)),
             Err(e) if e.outcome_unknown() => Err(unknown(e, id)),
             Err(e) => Err(e),
         }
+    }
+
+    /// Checks a usage report without sending anything: exactly the rules
+    /// [`report_usage_record_group`](Self::report_usage_record_group) and
+    /// [`Outbox::enqueue`](crate::Outbox::enqueue) apply before sending or storing (one set of
+    /// rules for the whole crate), including that `params` names no other organization or
+    /// entitlement. Use it to check a whole file before reporting any of it.
+    ///
+    /// ```no_run
+    /// # let client = suger_metering::MeteringClient::from_env()?;
+    /// use suger_metering::CreateUsageRecordGroupParams;
+    /// let params = CreateUsageRecordGroupParams {
+    ///     records: [("api_calls".to_string(), -1.0)].into(),
+    ///     ..Default::default()
+    /// };
+    /// assert!(client.check_usage_record_group("entitlement-1", &params).is_err());
+    /// # Ok::<(), suger_metering::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidRequest`] for every case listed under
+    /// [`report_usage_record_group`](Self::report_usage_record_group).
+    pub fn check_usage_record_group(
+        &self,
+        entitlement_id: &str,
+        params: &CreateUsageRecordGroupParams,
+    ) -> Result<()> {
+        self.check_into(entitlement_id, &mut params.clone())
+    }
+
+    /// [`check_report`] plus the org and entitlement of the body, filled in when empty.
+    fn check_into(
+        &self,
+        entitlement_id: &str,
+        body: &mut CreateUsageRecordGroupParams,
+    ) -> Result<()> {
+        check_report(entitlement_id, body)?;
+        fill_or_match(&mut body.entitlement_id, "entitlement_id", entitlement_id)?;
+        fill_or_match(&mut body.organization_id, "organization_id", self.org_id())
     }
 
     /// Reports a batch of usage record groups in one request.
@@ -161,10 +190,7 @@ impl MeteringClient {
             .and_then(|answer| answer.decode_list(groups.len()))
         {
             Ok(created) => Ok(created),
-            Err(e) if e.outcome_unknown() => Err(Error::BatchOutcomeUnknown {
-                groups: groups.to_vec(),
-                source: Box::new(e),
-            }),
+            Err(e) if e.outcome_unknown() => Err(Error::batch_outcome_unknown(groups.to_vec(), e)),
             Err(e) => Err(e),
         }
     }

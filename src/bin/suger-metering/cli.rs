@@ -1,8 +1,16 @@
 //! The command line: every command, flag and environment variable (the contract).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use suger_metering::{BillableMetricStatus, Partner, UsageRecordGroupStatus};
+use time::{Date, OffsetDateTime};
+
+use crate::flags::{
+    parse_column, parse_date, parse_group_status, parse_metric_status, parse_partner, parse_secs,
+    parse_timestamp,
+};
 
 /// Report usage to Suger's Metering API, inspect it, and run a fake Suger for tests.
 #[derive(Debug, Parser)]
@@ -11,7 +19,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     after_help = "Example:\n  SUGER_API_KEY=... SUGER_ORG_ID=org-1 suger-metering report ent-1 --record api_calls=120\n\n\
 Exit codes: 0 success (an already-recorded report is success), 2 usage or invalid input \
-(nothing sent), 3 authentication or permission, 4 outcome unknown (safe to re-run), 1 any other failure."
+(nothing sent), 3 authentication or permission, 4 outcome unknown (the request may have been \
+applied: the error line says whether re-running is safe), 1 any other failure."
 )]
 pub(crate) struct Cli {
     #[command(flatten)]
@@ -40,8 +49,12 @@ pub(crate) struct Global {
     #[arg(long, global = true, default_value_t = 3, value_name = "N")]
     pub(crate) max_attempts: u32,
     /// Timeout of one attempt, in seconds (default 30).
-    #[arg(long, global = true, value_name = "SECS")]
-    pub(crate) timeout: Option<f64>,
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_secs)]
+    pub(crate) timeout: Option<Duration>,
+    /// More detail on stderr: -v what the library does (info), -vv each attempt (debug).
+    /// RUST_LOG (e.g. RUST_LOG=debug) is honoured too; warnings are always shown.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
 }
 
 /// `--output`.
@@ -59,12 +72,17 @@ pub(crate) enum Format {
 pub(crate) enum Command {
     /// Report usage for one entitlement (flags), or every group of a CSV/NDJSON file.
     #[command(
-        after_help = "Examples:\n  suger-metering report ent-1 --record api_calls=120 --id 2026-03-01T10-ent-1\n  \
-suger-metering report ent-1 --billable api_calls=3,region=eu\n  suger-metering report --file usage.csv\n\n\
-CSV: header line required, columns entitlement_id,dimension,quantity[,timestamp][,id].\n\
-NDJSON: one CreateUsageRecordGroupParams object per line, with entitlementID.\n\
-Groups of a file get ids derived from their content (UUID v5 of entitlement + usage + timestamp),\n\
-so running the same file twice bills once."
+        after_help = "Examples:\n  suger-metering report ent-1 --record api_calls=120 --timestamp 2026-03-01T10\n  \
+suger-metering report ent-1 --billable api_calls=3,region=eu --id-key nightly-2026-03-01\n  \
+suger-metering report --file usage.csv --column entitlement_id=customer_id\n\n\
+CSV: header line required, columns entitlement_id,dimension,quantity[,timestamp][,id]\n\
+(other header names through --column NAME=HEADER). NDJSON: one CreateUsageRecordGroupParams\n\
+object per line, with entitlementID. Timestamps: RFC 3339 (2026-03-01T10:00:00Z) or an hour\n\
+in UTC (2026-03-01T10).\n\n\
+Ids: usage with a timestamp gets the id of (entitlement, timestamp), so a corrected re-run of\n\
+the same hours is recognised (not billed twice); usage without one needs an id column or\n\
+--id-key with --outbox, and otherwise gets an id from its content. --id-from content gives\n\
+every group its content id (the ids of files reported before version 0.2)."
     )]
     Report(ReportArgs),
     /// Report a file as batches (no ids: Suger cannot deduplicate; prefer `report --file`).
@@ -88,13 +106,29 @@ so running the same file twice bills once."
     /// A local outbox of reports to send (for cron).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Print the usage record group id of ENTITLEMENT and KEY (what `report --id-key KEY`
+    /// gives; with --timestamp too, the key is KEY/TIME, e.g. job-42/2026-03-01T10:00:00Z).
+    #[command(
+        after_help = "Example:\n  suger-metering id ent-1 2026-03-01T10:00:00Z\n\n\
+The id is a UUID v5 of the entitlement and the key: the same on every run and machine."
+    )]
+    Id {
+        /// The entitlement.
+        entitlement: String,
+        /// What identifies the usage within the entitlement (an hour, a batch name, ...).
+        key: String,
+    },
     /// Run the embedded fake Suger server until interrupted (loopback only).
     #[command(
         after_help = "Example:\n  suger-metering fake --port 0 --seed seed.json\n\n\
 Prints SUGER_API_BASE_URL=..., SUGER_API_KEY=... and SUGER_ORG_ID=... as soon as it listens.\n\
-Admin routes (no auth): POST /_fake/report-cycle, POST /_fake/faults (JSON fault),\n\
-DELETE /_fake/faults, GET /_fake/requests, DELETE /_fake/requests, GET /_fake/state,\n\
-POST /_fake/fail-next-report, POST /_fake/group-status."
+--org-id (or SUGER_ORG_ID) is the organization it serves; other global flags are refused.\n\
+Admin routes (no auth): POST /_fake/report-cycle, POST /_fake/report-cycle/start,\n\
+POST /_fake/faults (JSON fault), DELETE /_fake/faults (also report failures, page cap),\n\
+GET /_fake/requests, DELETE /_fake/requests, GET /_fake/state, POST /_fake/reset,\n\
+POST /_fake/fail-next-report ({usageRecordGroupId} or {entitlementId, message,\n\
+marketplaceStatus}), POST /_fake/entitlement-partner, POST /_fake/group-status,\n\
+POST /_fake/lose-group, POST /_fake/alter-group, POST /_fake/max-page-size."
     )]
     Fake(FakeArgs),
 }
@@ -110,18 +144,33 @@ pub(crate) struct ReportArgs {
     /// A v2 record KEY=QUANTITY[,PROPERTY=VALUE...] (repeatable).
     #[arg(long = "billable", value_name = "KEY=QTY[,PROP=VALUE...]")]
     pub(crate) billable: Vec<String>,
-    /// The group id (at most 36 characters); Suger deduplicates on it. Default: a random id.
-    #[arg(long, conflicts_with = "file")]
+    /// The group id (at most 36 characters); Suger deduplicates on it. Default: derived from
+    /// --id-key and --timestamp; with neither, a random id (a re-run bills again).
+    #[arg(long, conflicts_with_all = ["file", "id_key"])]
     pub(crate) id: Option<String>,
-    /// When the usage happened (RFC 3339). Default: when Suger receives it.
-    #[arg(long, value_name = "RFC3339", conflicts_with = "file")]
-    pub(crate) timestamp: Option<String>,
+    /// What identifies this usage (an hour, a batch or file name): the id is derived from the
+    /// entitlement and this key (see `suger-metering id`), so a re-run is recorded once. With
+    /// --file: the key of groups without a timestamp, and a prefix of the others' keys.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) id_key: Option<String>,
+    /// How a file's groups without an id column get ids: from their identity (entitlement and
+    /// timestamp, or --id-key) or from their content (the pre-0.2 ids).
+    #[arg(long, value_enum, default_value_t = IdFrom::Identity, requires = "file")]
+    pub(crate) id_from: IdFrom,
+    /// When the usage happened: RFC 3339 or an hour in UTC (2026-03-01T10). Default: when
+    /// Suger receives it.
+    #[arg(long, value_name = "TIME", conflicts_with = "file", value_parser = parse_timestamp)]
+    pub(crate) timestamp: Option<OffsetDateTime>,
     /// Report every group of this CSV or NDJSON file (`-` for stdin).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["records", "billable"])]
     pub(crate) file: Option<PathBuf>,
     /// The file's format; default: from the extension, else from the first line.
     #[arg(long, value_enum, requires = "file")]
     pub(crate) format: Option<FileFormat>,
+    /// A CSV column under another header name, NAME=HEADER (NAME: entitlement_id, dimension,
+    /// quantity, timestamp, id; repeatable), e.g. --column entitlement_id=customer_id.
+    #[arg(long = "column", value_name = "NAME=HEADER", value_parser = parse_column, requires = "file")]
+    pub(crate) columns: Vec<(String, String)>,
     /// Enqueue the file's groups in the outbox in DIR, then flush it.
     #[arg(long, value_name = "DIR", requires = "file")]
     pub(crate) outbox: Option<PathBuf>,
@@ -135,6 +184,21 @@ pub(crate) struct FileArgs {
     /// The file's format; default: from the extension, else from the first line.
     #[arg(long, value_enum)]
     pub(crate) format: Option<FileFormat>,
+    /// A CSV column under another header name, NAME=HEADER (repeatable).
+    #[arg(long = "column", value_name = "NAME=HEADER", value_parser = parse_column)]
+    pub(crate) columns: Vec<(String, String)>,
+    /// Groups per request, 1 to 1000.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) batch_size: u32,
+}
+
+/// `--id-from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IdFrom {
+    /// From what identifies the usage: the entitlement and timestamp (or --id-key).
+    Identity,
+    /// From the whole content (entitlement, usage, timestamp): the ids before version 0.2.
+    Content,
 }
 
 /// `--format` of usage files.
@@ -156,16 +220,16 @@ pub(crate) struct ListArgs {
     #[arg(long, value_name = "ID", conflicts_with = "partner")]
     pub(crate) buyer: Option<String>,
     /// Only this marketplace (AWS, AZURE, GCP, ...).
-    #[arg(long, value_name = "PARTNER")]
-    pub(crate) partner: Option<String>,
+    #[arg(long, value_name = "PARTNER", value_parser = parse_partner)]
+    pub(crate) partner: Option<Partner>,
     /// First day, YYYY-MM-DD (UTC, inclusive; groups: creation day).
-    #[arg(long, value_name = "DATE")]
-    pub(crate) from: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub(crate) from: Option<Date>,
     /// Last day, YYYY-MM-DD (UTC, inclusive).
-    #[arg(long, value_name = "DATE")]
-    pub(crate) to: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub(crate) to: Option<Date>,
     /// Page size, 1 to 1000 (with --all: per request).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) limit: Option<u32>,
     /// Skip this many results.
     #[arg(long, value_name = "N")]
@@ -184,9 +248,10 @@ pub(crate) enum GroupsCommand {
     List {
         #[command(flatten)]
         filters: ListArgs,
-        /// Only groups with this status (CREATED, REPORTED, REPORT_FAILED, ...).
-        #[arg(long, value_name = "STATUS")]
-        status: Option<String>,
+        /// Only groups with this status (CREATED, REPORT_PENDING, REPORTED, REPORT_FAILED,
+        /// INVALID, DELETED).
+        #[arg(long, value_name = "STATUS", value_parser = parse_group_status)]
+        status: Option<UsageRecordGroupStatus>,
     },
     /// Delete a group (only CREATED or INVALID ones can be).
     #[command(
@@ -203,8 +268,8 @@ pub(crate) struct GroupIdArgs {
     /// The usage record group id.
     pub(crate) id: String,
     /// The group's creation day, YYYY-MM-DD (UTC).
-    #[arg(long, value_name = "DATE")]
-    pub(crate) date: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub(crate) date: Option<Date>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,8 +290,8 @@ pub(crate) enum MetricsCommand {
     #[command(after_help = "Example:\n  suger-metering metrics list --status ACTIVE")]
     List {
         /// Only metrics with this status (ACTIVE, DELETED).
-        #[arg(long, value_name = "STATUS")]
-        status: Option<String>,
+        #[arg(long, value_name = "STATUS", value_parser = parse_metric_status)]
+        status: Option<BillableMetricStatus>,
     },
     /// Get one billable metric.
     #[command(after_help = "Example:\n  suger-metering metrics get m-1")]
@@ -257,8 +322,8 @@ pub(crate) enum MetricsCommand {
         #[arg(long)]
         description: Option<String>,
         /// New status (ACTIVE, DELETED).
-        #[arg(long)]
-        status: Option<String>,
+        #[arg(long, value_parser = parse_metric_status)]
+        status: Option<BillableMetricStatus>,
     },
 }
 
@@ -311,10 +376,13 @@ pub(crate) struct FakeArgs {
     /// How many requests to remember for GET /_fake/requests.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub(crate) max_requests: usize,
+    /// At most this many bytes of request bodies are remembered (oldest forgotten first).
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub(crate) max_request_bytes: usize,
     /// Most connections served at once (one thread each); more are closed on accept.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub(crate) max_connections: usize,
     /// Close connections idle (or sending one request) for longer than this many seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
-    pub(crate) read_timeout: f64,
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    pub(crate) read_timeout: Duration,
 }

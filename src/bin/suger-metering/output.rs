@@ -13,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::cli::Format;
 use crate::exit::{self, Failure, Op};
+use crate::stderr;
 
 /// A type shown as one row of a table.
 pub(crate) trait Row {
@@ -264,11 +265,13 @@ pub(crate) fn print_listing<T: Row + Serialize>(
 ) -> Result<(), Failure> {
     let mut out = printer.list();
     if !all {
-        let (items, next) = page().map_err(|e| exit::classify(&e, Op::Other))?;
+        let (items, next) = page().map_err(|e| exit::classify(&e, Op::Read))?;
         items.into_iter().for_each(|i| out.push(i));
         out.finish();
         if let Some(next) = next {
-            eprintln!("suger-metering: more {what} remain: run with --all, or --offset {next}");
+            stderr::note(format!(
+                "more {what} remain: run with --all, or --offset {next}"
+            ));
         }
         return Ok(());
     }
@@ -279,17 +282,17 @@ pub(crate) fn print_listing<T: Row + Serialize>(
             Ok(i) => out.push(i),
             Err(e) => {
                 failure = Some(
-                    exit::classify(&e, Op::Other).context(format!("after {} {what}", out.count())),
+                    exit::classify(&e, Op::Read).context(format!("after {} {what}", out.count())),
                 );
                 break;
             }
         }
         if progress && out.count().is_multiple_of(1000) {
-            eprint!("\rsuger-metering: {} {what} fetched...", out.count());
+            stderr::progress(format!("{} {what} fetched...", out.count()), false);
         }
     }
     if progress && out.count() >= 1000 {
-        eprintln!("\rsuger-metering: {} {what} fetched.   ", out.count());
+        stderr::progress(format!("{} {what} fetched.", out.count()), true);
     }
     out.finish();
     failure.map_or(Ok(()), Err)

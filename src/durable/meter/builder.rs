@@ -37,7 +37,7 @@ use crate::http::error::Error;
 /// # drop(meter); std::fs::remove_dir_all(&dir).ok();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[must_use]
+#[must_use = "a builder does nothing until .start() is called"]
 pub struct MeterBuilder {
     client: MeteringClient,
     outbox: Option<Outbox>,

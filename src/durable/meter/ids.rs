@@ -2,7 +2,10 @@
 //! sealing the same events again (after a crash) gives the same ids, and two processes never
 //! share one.
 
-/// The id scheme of one sealed journal sequence.
+use crate::api::ids::window_id;
+
+/// The id scheme of one sealed journal sequence (the ids themselves are made by
+/// `api::ids::window_id`, the one home of ids).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ids {
     /// Segments written before runs had ids (`segment-<seq>-<shard>.log`): UUID v5 of the
@@ -26,12 +29,17 @@ impl Ids {
             Ids::Legacy { producer, seq } => (producer, seq),
             Ids::Run { run, seq } => (run, seq),
         };
-        let name = if part == 0 {
-            format!("{seq}/{hour}/{entitlement}/{kind}")
+        if part == 0 {
+            window_id(namespace, *seq, hour, entitlement, kind)
         } else {
-            format!("{seq}/{hour}/{entitlement}/{kind}/{part}")
-        };
-        uuid::Uuid::new_v5(namespace, name.as_bytes()).to_string()
+            window_id(
+                namespace,
+                *seq,
+                hour,
+                entitlement,
+                &format!("{kind}/{part}"),
+            )
+        }
     }
 
     /// Whether large v2 groups are split (not for legacy segments: their one group may have

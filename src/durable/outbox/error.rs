@@ -34,6 +34,7 @@ pub enum OutboxError {
     /// Another [`Outbox`](crate::Outbox) holds this directory, in this process or another one.
     /// The lock is released when that outbox is dropped or its process ends (even by `kill -9`).
     #[error("the outbox {} is in use by another process (or another Outbox in this one)", dir.display())]
+    #[non_exhaustive]
     Locked {
         /// The outbox directory.
         dir: PathBuf,
@@ -44,6 +45,7 @@ pub enum OutboxError {
     #[error(
         "the outbox is full: {used} of {limit} bytes used, {needed} more needed; nothing was written"
     )]
+    #[non_exhaustive]
     Full {
         /// The configured cap in bytes.
         limit: u64,
@@ -56,6 +58,7 @@ pub enum OutboxError {
     /// A file system operation failed (a full disk is `io::ErrorKind::StorageFull`).
     /// Nothing was stored by the call that returned it.
     #[error("outbox I/O error ({op} {}): {source}", path.display())]
+    #[non_exhaustive]
     Io {
         /// What was being done, e.g. `"write"`, `"rename"`, `"fsync"`.
         op: &'static str,

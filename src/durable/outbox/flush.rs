@@ -49,6 +49,10 @@ pub struct FlushSummary {
     pub overdue: usize,
     /// Pending reports whose usage is older than Azure Marketplace accepts (24 hours).
     pub overdue_24h: usize,
+    /// Of `recorded`: reports sent now whose usage was already older than AWS Marketplace
+    /// accepts (6 hours). Suger recorded them, but the marketplace may refuse them: flagged
+    /// (and logged as a warning) when sent, not only while pending.
+    pub recorded_late: usize,
     /// The last failure that kept a report pending, if any.
     pub last_error: Option<String>,
 }
@@ -180,6 +184,11 @@ impl Outbox {
                 None | Some(Verdict::AlreadyRecorded) => {
                     if verdict.is_none() {
                         s.recorded += 1;
+                        if now - usage_time > AWS_LATE {
+                            s.recorded_late += 1;
+                            let id = entry.params.id.as_deref().unwrap_or_default();
+                            log::warn!(target: "suger_metering", "outbox: report {id} was sent more than 6 hours after its usage ({usage_time}): AWS Marketplace may refuse it (Azure accepts 24 hours)");
+                        }
                     } else {
                         s.already_recorded += 1;
                     }

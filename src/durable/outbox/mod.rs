@@ -27,8 +27,8 @@ use time::OffsetDateTime;
 pub use self::error::OutboxError;
 pub use self::flush::FlushSummary;
 use crate::api::ids::new_report_id;
+use crate::api::rules::{check_report, fill_or_match};
 use crate::api::usage_record_group::CreateUsageRecordGroupParams;
-use crate::api::usage_record_group::validate::{check_report, fill_or_match};
 use crate::http::error::Error;
 
 /// One pending report, as stored in `pending/<name>`.
@@ -127,6 +127,7 @@ pub struct Outbox {
 
 /// Options of an [`Outbox`]: `Outbox::builder(dir).max_bytes(64 << 20).open()`.
 #[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until .open() is called"]
 pub struct OutboxBuilder {
     dir: PathBuf,
     max_bytes: Option<u64>,

@@ -133,7 +133,7 @@ fn exit_2_for_usage_and_invalid_input_with_nothing_sent() {
             "--record",
         ),
         (&["report", "ent-1", "--record", "api_calls=0"], "zero"),
-        (&["report", "ent-1", "--record", "a=-1"], ">= 0"),
+        (&["report", "ent-1", "--record", "a=-1"], "negative"),
         (&["report", "ent-1"], "no usage"),
         (
             &[

@@ -220,7 +220,7 @@ fn ndjson_bad_lines_name_the_line_and_send_nothing() {
             format!(
                 "{line1}\n{{\"entitlementID\": \"e\", \"records\": {{\"a\": 1}}, \"metaInfo\": {{}}}}\n"
             ),
-            "metaInfo",
+            "meta_info",
         ),
         (
             format!(
@@ -232,7 +232,7 @@ fn ndjson_bad_lines_name_the_line_and_send_nothing() {
             format!(
                 "{line1}\n{{\"entitlementID\": \"e\", \"organizationID\": \"other\", \"records\": {{\"a\": 1}}}}\n"
             ),
-            "organizationID",
+            "organization_id",
         ),
         (format!("{line1}\n[1]\n"), "line 2"),
         (format!("{line1}\n{line1}\n"), "same usage as line 1"),

@@ -6,7 +6,9 @@
 mod commands;
 mod fake_command;
 mod files;
+mod hardening;
 mod outbox;
+mod reruns;
 mod resources;
 
 use std::io::Write;

@@ -9,8 +9,8 @@ mod outbox;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use suger_metering::fake::FakeSuger;
-use suger_metering::{CreateUsageRecordGroupParams, MeteringClient, RetryPolicy};
+// The helpers for tests against the fake live with the others in `support::fake`.
+pub use crate::support::fake::{client, client_no_retry, report_requests, stored_ids, usage};
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -42,31 +42,6 @@ impl Drop for TempDir {
     }
 }
 
-/// A client for the fake that retries like the default policy but without sleeping.
-pub fn client(fake: &FakeSuger) -> MeteringClient {
-    fake.client_builder()
-        .retry(RetryPolicy::default().sleep_fn(|_| {}))
-        .build()
-        .unwrap()
-}
-
-/// A client for the fake that sends every request once.
-pub fn client_no_retry(fake: &FakeSuger) -> MeteringClient {
-    fake.client_builder()
-        .retry(RetryPolicy::disabled())
-        .build()
-        .unwrap()
-}
-
-/// v1 usage: one dimension.
-pub fn usage(id: Option<&str>, dimension: &str, quantity: f64) -> CreateUsageRecordGroupParams {
-    CreateUsageRecordGroupParams {
-        id: id.map(str::to_owned),
-        records: [(dimension.to_string(), quantity)].into(),
-        ..Default::default()
-    }
-}
-
 /// Names of the files in `dir` (empty when it does not exist), sorted.
 pub fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -77,20 +52,4 @@ pub fn files(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
-}
-
-/// Ids of the groups the fake stored, in order.
-pub fn stored_ids(fake: &FakeSuger) -> Vec<String> {
-    fake.usage_record_groups()
-        .iter()
-        .map(|g| g["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Number of report requests the fake received.
-pub fn report_requests(fake: &FakeSuger) -> usize {
-    fake.requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/usageRecordGroup") && r.method == "POST")
-        .count()
 }

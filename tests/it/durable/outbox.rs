@@ -177,7 +177,7 @@ fn a_second_open_fails_while_the_first_is_open() {
     let first = Outbox::open(dir.path()).unwrap();
     let err = Outbox::open(dir.path()).unwrap_err();
     assert!(
-        matches!(&err, OutboxError::Locked { dir: d } if d == dir.path()),
+        matches!(&err, OutboxError::Locked { dir: d, .. } if d == dir.path()),
         "{err:?}"
     );
     assert!(err.to_string().contains("in use"), "{err}");
@@ -546,6 +546,7 @@ fn the_size_cap_refuses_enqueue_and_writes_nothing() {
             limit,
             used,
             needed,
+            ..
         } => {
             assert_eq!(limit, 1000);
             assert!(used + needed > 1000 && used <= 1000);

@@ -215,7 +215,7 @@ fn run_batch_case(case: &BatchCase) {
             stored,
         } => {
             let e = result.expect_err(name);
-            let Error::BatchOutcomeUnknown { groups, source } = &e else {
+            let Error::BatchOutcomeUnknown { groups, source, .. } = &e else {
                 panic!("{name}: expected Error::OutcomeUnknown, got {e:?}");
             };
             assert_eq!(groups, &sent, "{name}: the batch is handed back");

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod expected;
+pub mod fake;
 pub mod raw_http;
 
 use mockito::{Matcher, Mock, Server, ServerGuard};
@@ -206,7 +207,7 @@ pub fn exact_query(pairs: &[(&str, &str)]) -> Matcher {
 /// The `InvalidRequest` field and reason of `result`, panicking on anything else.
 pub fn invalid<T: std::fmt::Debug>(result: suger_metering::Result<T>) -> (&'static str, String) {
     match result {
-        Err(suger_metering::Error::InvalidRequest { field, reason }) => (field, reason),
+        Err(suger_metering::Error::InvalidRequest { field, reason, .. }) => (field, reason),
         other => panic!("expected Error::InvalidRequest, got {other:?}"),
     }
 }

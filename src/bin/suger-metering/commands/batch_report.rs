@@ -1,59 +1,90 @@
 //! `batch-report --file FILE`: one batch call per slice of the file (no ids, so not deduplicated).
 
+use std::num::NonZeroUsize;
+
 use suger_metering::{MeteringClient, NewUsageRecordGroup};
 
 use super::connect;
 use crate::cli::{FileArgs, Global};
 use crate::exit::{self, Failure, Op};
-use crate::input;
 use crate::output::Printer;
+use crate::stderr;
+use crate::usage_file::{IdRules, IdSource, UsageFile, to_item};
 
-/// A file's groups as batch items (no ids: refused when the file gives some).
-fn batch_items(
-    global: &Global,
+/// Checks the file (with `refuse_ids`, a file that gives ids is refused: batch items carry
+/// none), then streams it to `f` in slices of `--batch-size` items: (index of the first item,
+/// the items).
+pub(crate) fn in_batches(
+    client: &MeteringClient,
     args: &FileArgs,
-) -> Result<(MeteringClient, Vec<NewUsageRecordGroup>), Failure> {
-    let client = connect(global)?;
-    let groups = input::read_groups(&args.file, args.format, client.org_id())?;
-    let items = groups.iter().map(input::to_item).collect();
-    if let Some(g) = groups.iter().find(|g| g.explicit_id) {
-        return Err(Failure::usage(
+    refuse_ids: bool,
+    mut f: impl FnMut(usize, Vec<NewUsageRecordGroup>) -> Result<(), Failure>,
+) -> Result<usize, Failure> {
+    let file = UsageFile::open(&args.file, args.format, &args.columns)?;
+    let ids = IdRules::for_batches();
+    let count = file.check(client, &ids)?;
+    // Refused before anything is sent: a second pass over the ids, then the batches.
+    file.groups(client, &ids, |g| match g.source {
+        IdSource::Given if refuse_ids => Err(Failure::usage(
             format!(
                 "line {}: batch items carry no id, but this one has id {:?}",
                 g.line,
                 g.params.id.as_deref().unwrap_or_default()
             ),
-            "use `suger-metering report --file` to report with ids (deduplicated), or drop the ids",
-        ));
+            "use `suger-metering report --file` to report with ids (deduplicated), or drop the ids; nothing was sent",
+        )),
+        _ => Ok(()),
+    })?;
+    let size = args.batch_size as usize;
+    let (mut batch, mut start) = (Vec::with_capacity(size), 0);
+    file.groups(client, &ids, |g| {
+        batch.push(to_item(&g));
+        if batch.len() == size {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
+            f(start, full)?;
+            start += size;
+        }
+        Ok(())
+    })?;
+    if !batch.is_empty() {
+        f(start, batch)?;
     }
-    Ok((client, items))
+    Ok(count)
 }
 
-/// `batch-report --file FILE`.
+/// `batch-report --file FILE`: every batch is sent even after one fails; the exit code is
+/// the worst outcome (an unknown outcome first).
 pub(crate) fn run(global: &Global, printer: &Printer, args: &FileArgs) -> Result<(), Failure> {
-    let (client, items) = batch_items(global, args)?;
-    eprintln!(
-        "suger-metering: note: batch items carry no id, so Suger cannot deduplicate them: sending this file again bills it again (`report --file` is safe to re-run)"
-    );
+    let client = connect(global)?;
     let mut out = printer.list();
-    let mut first_failure = None;
-    for outcome in client.report_usage_record_groups_in_batches(&items, None) {
-        match outcome.result {
-            Ok(created) => created.into_iter().for_each(|g| out.push(g)),
-            Err(e) => {
-                let f = exit::classify(&e, Op::Batch).context(format!(
-                    "groups {}..{} of the file",
-                    outcome.range.start + 1,
-                    outcome.range.end
-                ));
-                if first_failure.is_some() {
-                    f.print_and_exit_code();
-                } else {
-                    first_failure = Some(f);
+    let mut failure: Option<Failure> = None;
+    let mut noted = false;
+    let size = NonZeroUsize::new(args.batch_size as usize);
+    in_batches(&client, args, true, |start, items| {
+        if !noted {
+            noted = true;
+            stderr::warn(
+                "batch items carry no id, so Suger cannot deduplicate them: sending this file again bills it again (`report --file` is safe to re-run)",
+            );
+        }
+        for outcome in client.report_usage_record_groups_in_batches(&items, size) {
+            match outcome.result {
+                Ok(created) => created.into_iter().for_each(|g| out.push(g)),
+                Err(e) => {
+                    let f = exit::classify(&e, Op::Batch).context(format!(
+                        "groups {}..{} of the file",
+                        start + outcome.range.start + 1,
+                        start + outcome.range.end
+                    ));
+                    failure = Some(match failure.take() {
+                        None => f,
+                        Some(first) => first.worse(f),
+                    });
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     out.finish();
-    first_failure.map_or(Ok(()), Err)
+    failure.map_or(Ok(()), Err)
 }

@@ -10,17 +10,19 @@ use crate::output::Printer;
 
 /// `config ...`.
 pub(crate) fn run(global: &Global, printer: &Printer, cmd: ConfigCommand) -> Result<(), Failure> {
-    let fail = |e: suger_metering::Error| exit::classify(&e, Op::Other);
+    let read = |e: suger_metering::Error| exit::classify(&e, Op::Read);
+    let change =
+        |e: suger_metering::Error| exit::classify(&e, Op::Change("suger-metering config get"));
     let config = match cmd {
         ConfigCommand::Get => connect(global)?
             .get_usage_metering_config_info()
-            .map_err(fail)?,
+            .map_err(read)?,
         ConfigCommand::Set { file } => {
             let wanted: UsageMeteringConfigInfo =
                 read_json_file(&file, "a UsageMeteringConfigInfo")?;
             let client = connect(global)?;
             // Read-modify-write: partners the file does not name keep their current config.
-            let mut merged = client.get_usage_metering_config_info().map_err(fail)?;
+            let mut merged = client.get_usage_metering_config_info().map_err(read)?;
             for p in wanted.partner_usage_metering_configs {
                 let current = merged
                     .partner_usage_metering_configs
@@ -33,7 +35,7 @@ pub(crate) fn run(global: &Global, printer: &Printer, cmd: ConfigCommand) -> Res
             }
             client
                 .update_usage_metering_config_info(&merged)
-                .map_err(fail)?
+                .map_err(change)?
         }
     };
     printer.one(&config, &config.partner_usage_metering_configs);

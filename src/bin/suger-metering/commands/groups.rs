@@ -1,11 +1,11 @@
 //! `groups list|delete|retry`.
 
-use suger_metering::{ListUsageRecordGroups, UsageRecordGroupStatus};
+use suger_metering::ListUsageRecordGroups;
 
 use super::connect;
 use crate::cli::{Global, GroupIdArgs, GroupsCommand};
 use crate::exit::{self, Failure, Op};
-use crate::input::{opt_date, set_filters};
+use crate::input::set_filters;
 use crate::output::{Printer, print_listing};
 
 /// `groups ...`.
@@ -14,7 +14,7 @@ pub(crate) fn run(global: &Global, printer: &Printer, cmd: GroupsCommand) -> Res
         GroupsCommand::List { filters, status } => {
             let mut q = ListUsageRecordGroups::new();
             set_filters!(q, filters);
-            q.status = status.as_deref().map(UsageRecordGroupStatus::from);
+            q.status = status;
             let client = connect(global)?;
             print_listing(
                 printer,
@@ -39,14 +39,16 @@ fn group_action(
     args: &GroupIdArgs,
     delete: bool,
 ) -> Result<(), Failure> {
-    let date = opt_date("--date", &args.date)?;
+    let date = args.date;
     let client = connect(global)?;
     let result = if delete {
         client.delete_usage_record_group(&args.id, date)
     } else {
         client.retry_usage_record_group(&args.id, date)
     };
-    let group = result.map_err(|e| exit::classify(&e, Op::Other))?;
+    // Neither is deduplicated: after an unknown outcome, look before running it again.
+    let check = "suger-metering groups list";
+    let group = result.map_err(|e| exit::classify(&e, Op::Change(check)))?;
     printer.one(&group, std::slice::from_ref(&group));
     Ok(())
 }

@@ -5,6 +5,7 @@ pub(crate) mod batch_report;
 pub(crate) mod config;
 pub(crate) mod fake;
 pub(crate) mod groups;
+pub(crate) mod id;
 pub(crate) mod metrics;
 pub(crate) mod outbox;
 pub(crate) mod report;
@@ -12,7 +13,6 @@ pub(crate) mod reports;
 pub(crate) mod validate;
 
 use std::path::Path;
-use std::time::Duration;
 
 use suger_metering::{MeteringClient, RetryPolicy};
 
@@ -48,12 +48,12 @@ pub(crate) fn connect(global: &Global) -> Result<MeteringClient, Failure> {
     if let Some(url) = &global.base_url {
         builder = builder.base_url(url.as_str());
     }
-    if let Some(secs) = global.timeout {
-        builder = builder.timeout(Duration::from_secs_f64(secs.max(0.001)));
+    if let Some(timeout) = global.timeout {
+        builder = builder.timeout(timeout);
     }
     builder
         .build()
-        .map_err(|e| exit::classify(&e, exit::Op::Other))
+        .map_err(|e| exit::classify(&e, exit::Op::Read))
 }
 
 fn read_key_file(path: &Path) -> Result<String, Failure> {

@@ -1,11 +1,16 @@
-//! Checks of usage before it is sent: what the API (and the marketplaces) would refuse.
+//! The one home of "what a valid usage report is": what the API (and the marketplaces) would
+//! refuse, checked before anything is sent or written. The client, the outbox, the meter and
+//! the CLI (through [`MeteringClient::check_usage_record_group`](crate::MeteringClient)) all call
+//! these; nothing else states a usage rule.
 
 use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
-use super::models::{CreateUsageRecordGroupParams, MeteringUsageRecord, NewUsageRecordGroup};
 use crate::api::ids::{MAX_USAGE_RECORD_GROUP_ID_LEN, check_id};
+use crate::api::usage_record_group::models::{
+    CreateUsageRecordGroupParams, MeteringUsageRecord, NewUsageRecordGroup,
+};
 use crate::http::error::{Error, Result};
 
 /// How far in the future a usage `timestamp` may lie (clock skew between hosts).
@@ -38,9 +43,34 @@ pub(crate) fn check_report(
     Ok(())
 }
 
+/// Refuses an empty name (an entitlement, a dimension, a billable metric key) in `field`.
+pub(crate) fn check_name(field: &'static str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+/// Refuses a quantity the marketplaces would refuse: negative, NaN or infinite.
+pub(crate) fn check_quantity(field: &'static str, q: f64) -> Result<()> {
+    if !q.is_finite() {
+        return Err(Error::invalid(
+            field,
+            format!("quantity {q} is not a finite number"),
+        ));
+    }
+    if q < 0.0 {
+        return Err(Error::invalid(
+            field,
+            format!("quantity {q} is negative (the marketplaces refuse negative usage)"),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a usage time more than [`MAX_FUTURE_SKEW`] ahead of this machine's clock: the
 /// marketplaces refuse future usage.
-fn check_timestamp(timestamp: Option<OffsetDateTime>) -> Result<()> {
+pub(crate) fn check_timestamp(timestamp: Option<OffsetDateTime>) -> Result<()> {
     if let Some(t) = timestamp
         && t > OffsetDateTime::now_utc() + MAX_FUTURE_SKEW
     {
@@ -95,18 +125,7 @@ fn check_usage(
         .chain(billable_records.iter().map(|r| r.quantity));
     let mut any_non_zero = false;
     for q in quantities {
-        if !q.is_finite() {
-            return Err(Error::invalid(
-                "records",
-                format!("quantity {q} is not a finite number"),
-            ));
-        }
-        if q < 0.0 {
-            return Err(Error::invalid(
-                "records",
-                format!("quantity {q} is negative (the marketplaces refuse negative usage)"),
-            ));
-        }
+        check_quantity("records", q)?;
         any_non_zero |= q != 0.0;
     }
     Ok(any_non_zero)
@@ -115,7 +134,7 @@ fn check_usage(
 const ALL_ZERO: &str = "every quantity is zero (the server rejects this)";
 
 /// Checks a batch for report or validation.
-pub(super) fn check_batch(groups: &[NewUsageRecordGroup]) -> Result<()> {
+pub(crate) fn check_batch(groups: &[NewUsageRecordGroup]) -> Result<()> {
     if groups.is_empty() {
         return Err(Error::invalid("usage_record_groups", "the batch is empty"));
     }
