@@ -11,7 +11,7 @@ use super::window::Sums;
 use super::{
     Clock, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_JOURNAL_BYTES, DEFAULT_MAX_REPORT_BYTES,
     DEFAULT_MAX_SERIES, DEFAULT_SHUTDOWN_TIMEOUT, Inner, Meter, MeterError, MeterStats, Padded,
-    SHARDS, Shard, Signal, cap_hour,
+    SHARDS, Shard, Signal, cap_hour, lock,
 };
 use crate::durable::outbox::{Outbox, OutboxError};
 use crate::http::client::MeteringClient;
@@ -125,12 +125,13 @@ impl MeterBuilder {
         self
     }
 
-    /// Recovers what a previous run left (seals its journal again under the same ids, and
-    /// stores those groups) and starts the background threads.
+    /// Recovers what a previous run left (seals its journal again under the same ids) and
+    /// starts the background threads; the seal thread stores the recovered groups in the
+    /// outbox at once, before anything added since.
     ///
     /// Starting does not fail when the recovered groups cannot be stored (a full disk): the
-    /// meter starts stalled ([`MeterError::Stalled`] from `add`) and stores them at the next
-    /// seal. It never fails because of the clock.
+    /// meter then stalls ([`MeterError::Stalled`] from `add`) until a later seal stores them.
+    /// It never fails because of the clock.
     ///
     /// # Errors
     /// [`MeterError::Report`] with [`Error::InvalidRequest`] without an outbox or with a zero
@@ -183,10 +184,13 @@ impl MeterBuilder {
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
         });
-        // Stores what the previous run left; a failure is logged and stalls the meter.
-        let _ = inner.seal();
         let threads = threads::spawn(&inner, self.flush_interval)
             .map_err(|e| OutboxError::io("spawn thread", "suger-meter", e))?;
+        if !lock(&inner.backlog).is_empty() {
+            // The seal thread stores what the previous run left at once (two fsyncs per group:
+            // not the start's to wait for); a failure is logged and stalls the meter.
+            inner.ask_seal();
+        }
         Ok(Meter {
             inner,
             threads: Mutex::new(Some(threads)),

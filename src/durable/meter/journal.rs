@@ -212,8 +212,14 @@ pub(crate) fn recover(
             Some(run) => Ids::Run { run, seq },
             None => Ids::Legacy { producer, seq },
         };
+        let groups = groups(&ids, windows, max_body, cap_hour);
+        if groups.is_empty() {
+            // Nothing to store (the newest sequence of a clean stop): gone now.
+            delete(outbox, &lens)?;
+            continue;
+        }
         sealed.push(Sealed {
-            groups: groups(&ids, windows, max_body, cap_hour),
+            groups,
             enqueued: 0,
             segments: lens,
             journaled: true,
