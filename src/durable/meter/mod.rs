@@ -78,11 +78,11 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 ///
 /// # Clocks
 ///
-/// An event is added to the hour of the meter's clock, or to the latest hour the meter has
-/// seen if the clock went back (its own hour is then usually sealed already). A group is never
-/// timestamped later than the current hour: usage added while the clock was ahead is billed
-/// to the current hour, not refused as future usage. Starting never fails because of the
-/// clock.
+/// An event is added to the hour of the meter's clock, or, if the clock went back, to the
+/// latest hour seen while that hour's window is open (until the next seal; then to its own
+/// hour again). A group is never timestamped later than the current hour: usage added while
+/// the clock was ahead is billed to the current hour, never dropped or refused as future
+/// usage. Starting never fails because of the clock.
 ///
 /// # Short-lived processes, shutdown and `fork`
 ///

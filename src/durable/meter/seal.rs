@@ -15,15 +15,11 @@ use crate::http::error::Error;
 use crate::http::text::error_chain;
 
 impl Inner {
-    /// The hour window of an event added now: the clock's hour, or the latest hour seen if
-    /// the clock went back.
+    /// The hour window of an event added now: the clock's hour, or, if the clock went back,
+    /// the latest hour seen since the last seal (its window still open).
     #[inline]
     pub(super) fn hour(&self) -> u64 {
-        let now = match &self.clock {
-            Some(clock) => clock(),
-            None => SystemTime::now(),
-        };
-        let hour = hour_of(now);
+        let hour = self.clock_hour();
         let latest = self.latest_hour.load(Ordering::Relaxed);
         if hour > latest {
             self.latest_hour
@@ -32,6 +28,15 @@ impl Inner {
         } else {
             latest
         }
+    }
+
+    /// The hour of the meter's clock now.
+    #[inline]
+    fn clock_hour(&self) -> u64 {
+        hour_of(match &self.clock {
+            Some(clock) => clock(),
+            None => SystemTime::now(),
+        })
     }
 
     /// A shard, unless the meter is closed or stalled.
@@ -131,6 +136,9 @@ impl Inner {
                 before - registry.len()
             };
             self.series.fetch_sub(forgotten, Ordering::SeqCst);
+            // The windows are sealed: after a clock that went back, usage goes to its own hour
+            // again (the latest hour seen stays only while its window is open).
+            self.latest_hour.store(self.clock_hour(), Ordering::Relaxed);
             self.seq.store(seq + 1, Ordering::Relaxed);
             let ids = Ids::Run { run: self.run, seq };
             let cap = cap_hour(self.clock.as_ref());

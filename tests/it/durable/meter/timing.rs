@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::super::{TempDir, client, report_requests};
-use super::{HOUR, builder, clock, groups_of, journal_files, total, wait_for};
+use super::{HOUR, T10, builder, clock, groups_of, journal_files, total, wait_for};
 use suger_metering::fake::{FakeSuger, Fault, Operation};
 use suger_metering::{Meter, MeterError, Outbox};
 
@@ -45,6 +45,37 @@ fn usage_added_under_a_clock_that_went_back_is_billed_never_dropped() {
     assert_eq!(
         time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).unwrap(),
         hour
+    );
+}
+
+#[test]
+fn after_a_seal_usage_under_a_clock_that_went_back_goes_to_its_own_hour_again() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("clock-back-seal");
+    let (now, clk) = clock(T10 + 2 * HOUR + 60); // 12:01, 2 hours ahead
+    let meter = builder(&fake, &dir).clock(clk).start().unwrap();
+    meter.add("ent-1", "calls", 1.0).unwrap();
+    now.store(T10 + 60, Ordering::SeqCst); // stepped back to 10:01
+    meter.flush().unwrap(); // the 12:00 window, timestamped 10:00 (not in the future)
+    meter.add("ent-1", "calls", 2.0).unwrap(); // 10:01: its own hour again
+    now.store(T10 + HOUR + 60, Ordering::SeqCst);
+    meter.add("ent-1", "calls", 4.0).unwrap(); // 11:01
+    meter.shutdown().unwrap();
+    let mut by_hour: Vec<(String, f64)> = groups_of(&fake, "ent-1")
+        .iter()
+        .map(|g| {
+            let ts = g["metaInfo"]["timestamp"].as_str().unwrap().to_owned();
+            (ts, g["records"]["calls"].as_f64().unwrap())
+        })
+        .collect();
+    by_hour.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert_eq!(
+        by_hour,
+        [
+            ("2026-11-26T10:00:00.000000000Z".to_string(), 1.0),
+            ("2026-11-26T10:00:00.000000000Z".to_string(), 2.0),
+            ("2026-11-26T11:00:00.000000000Z".to_string(), 4.0),
+        ]
     );
 }
 
