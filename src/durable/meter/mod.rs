@@ -379,6 +379,9 @@ impl Meter {
     /// seal under way) plus `shutdown_timeout`. Nothing here waits on Suger beyond that.
     /// A second call sends again, with the same bound.
     ///
+    /// The summary is that of this last send; what the send thread sent before it is counted
+    /// in [`stats`](Meter::stats).
+    ///
     /// # Errors
     /// As [`flush`](Meter::flush).
     pub fn shutdown(&self) -> Result<FlushSummary, MeterError> {
