@@ -7,6 +7,11 @@
 //!   allocator wrapper.
 //! * `Outbox::enqueue`: wall time per report (each one fsyncs a file and a directory).
 //! * `Outbox::flush` against the loopback fake server: reports per second.
+//! * The journal: bytes per `add`, and the most the journal holds on disk while `BENCH_JOURNAL`
+//!   [1000000] adds run, without a size limit (as before `max_journal_bytes`) and with the
+//!   default 4 MiB.
+//!
+//! `BENCH_ONLY=journal` runs only the journal measure.
 //!
 //! The outbox lives in `BENCH_DIR` (default: the system temp dir), so the numbers are those of
 //! that file system. Iteration counts: `BENCH_ADDS` [2000000] per run without the journal
@@ -207,10 +212,70 @@ fn bench_flush(n: u64) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Bytes of the journal segments in the outbox `dir`.
+fn journal_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir.join("meter"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("segment-"))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Journal bytes per `add`, and the most the journal holds while `n` adds run (sampled every
+/// 1000 adds), without a size limit and with the default one.
+fn bench_journal_bytes(fake: &FakeSuger, n: u64) {
+    for (label, limit) in [
+        ("no size limit (before)", u64::MAX),
+        ("`max_journal_bytes` 4 MiB (after)", 4 << 20),
+    ] {
+        let dir = fresh_dir("journal-bytes");
+        let meter = Meter::builder(fake.client())
+            .outbox(Outbox::open(&dir).unwrap())
+            .flush_interval(Duration::from_secs(3600))
+            .journal(true)
+            .max_journal_bytes(limit)
+            .start()
+            .unwrap();
+        let mut peak = 0;
+        for i in 0..n {
+            meter
+                .add("entitlement-0123456789", "dimension", 1.0)
+                .unwrap();
+            if i % 1000 == 999 {
+                peak = peak.max(journal_bytes(&dir));
+            }
+        }
+        peak = peak.max(journal_bytes(&dir));
+        if limit == u64::MAX {
+            println!(
+                "| journal bytes per `add` (entitlement of 22 characters, dimension of 9) | {:.1} B | |",
+                peak as f64 / n as f64
+            );
+        }
+        println!(
+            "| most journal on disk during {n} adds, {label} | {:.1} MB | |",
+            peak as f64 / 1e6
+        );
+        meter.shutdown().unwrap();
+        drop(meter);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 fn main() {
+    let fake = FakeSuger::start().unwrap();
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("journal") {
+        println!("| operation | size | |");
+        println!("|---|---|---|");
+        bench_journal_bytes(&fake, env("BENCH_JOURNAL", 1_000_000));
+        return;
+    }
     let runs = env("BENCH_RUNS", 5);
     let adds = env("BENCH_ADDS", 2_000_000);
-    let fake = FakeSuger::start().unwrap();
     println!("| operation | time | |");
     println!("|---|---|---|");
     for journal in [false, true] {
@@ -223,4 +288,5 @@ fn main() {
     count_allocations(&fake, true, adds / 10);
     bench_enqueue(env("BENCH_ENQUEUES", 300));
     bench_flush(env("BENCH_FLUSH", 2000));
+    bench_journal_bytes(&fake, env("BENCH_JOURNAL", 1_000_000));
 }

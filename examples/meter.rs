@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .map(|entitlement| {
             let meter = Arc::clone(&meter);
-            std::thread::spawn(move || -> Result<(), suger_metering::OutboxError> {
+            std::thread::spawn(move || -> Result<(), suger_metering::MeterError> {
                 for request in 0..10_000 {
                     meter.add(entitlement, "api_calls", 1.0)?;
                     if request % 1000 == 0 {
@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         w.join().expect("worker panicked")?;
     }
 
-    // Before exiting: seal what is open, send everything, stop the background thread.
+    // Before exiting: seal what is open, send everything, stop the background threads.
     let last = meter.shutdown()?;
     let stats = meter.stats();
     println!(

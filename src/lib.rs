@@ -53,7 +53,7 @@ pub use api::config_info::{
 };
 
 // What survives a crash (`durable/`).
-pub use durable::meter::{Meter, MeterBuilder, MeterStats};
+pub use durable::meter::{Meter, MeterBuilder, MeterError, MeterStats};
 pub use durable::outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError, OutboxStatus};
 
 /// The `time` crate, whose `Date` and `OffsetDateTime` appear in this crate's API. Its macros

@@ -177,7 +177,7 @@ impl FakeSuger {
     /// let fake = FakeSuger::start()?;
     /// fake.inject(Fault::status(503).times(3));
     /// fake.clear_faults();
-    /// assert!(fake.client().list_billable_metrics(None).is_ok());
+    /// assert!(fake.client().list_billable_metrics(&suger_metering::ListBillableMetrics::new()).is_ok());
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn clear_faults(&self) {

@@ -249,6 +249,9 @@ impl MeteringClient {
         } else {
             self.inner.max_single_bytes
         };
+        // An answer may echo what was sent (a report's answer carries every record): it may
+        // be larger than the request, whatever the limit.
+        let limit = limit.max(req.body.as_ref().map_or(0, |b| echo_limit(b.len())));
         let body = resp
             .body_mut()
             .with_config()
@@ -282,6 +285,12 @@ impl MeteringClient {
     }
 }
 
+/// The answer size allowed for a request body of `len` bytes: three times it (records, their
+/// originals, billable records) and 64 KiB for the rest of the answer.
+fn echo_limit(len: usize) -> u64 {
+    (len as u64).saturating_mul(3).saturating_add(64 * 1024)
+}
+
 fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
     Error::api(
         status,
@@ -297,6 +306,13 @@ fn api_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_may_be_three_times_its_request() {
+        assert_eq!(echo_limit(0), 64 * 1024);
+        assert_eq!(echo_limit(1 << 20), 3 * (1 << 20) + 64 * 1024);
+        assert_eq!(echo_limit(usize::MAX), u64::MAX);
+    }
 
     #[test]
     fn request_paths_are_built_from_encoded_segments() {

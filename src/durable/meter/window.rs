@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use time::OffsetDateTime;
 
+use super::ids::Ids;
 use crate::api::usage_record_group::{CreateUsageRecordGroupParams, MeteringUsageRecord};
 
 /// One event, as replayed from the journal.
@@ -43,8 +44,10 @@ pub(crate) struct Sums {
     hour: u64,
     cur: Window,
     older: Vec<(u64, Window)>,
-    /// v1 series and v2 records held, all windows: what memory is bounded by.
+    /// v1 series held, all windows.
     pub(crate) series: usize,
+    /// v2 records held, all windows.
+    pub(crate) records: usize,
 }
 
 impl Sums {
@@ -84,7 +87,7 @@ impl Sums {
                 self.cur.v2.insert(entitlement.to_owned(), vec![record]);
             }
         }
-        self.series += 1;
+        self.records += 1;
     }
 
     /// Applies a replayed event exactly as `add`/`add_billable` applied it.
@@ -121,6 +124,7 @@ impl Sums {
             all.push((self.hour, cur));
         }
         self.series = 0;
+        self.records = 0;
         all
     }
 }
@@ -128,10 +132,22 @@ impl Sums {
 /// One sealed report: (entitlement, params with id and timestamp).
 pub(crate) type Group = (String, CreateUsageRecordGroupParams);
 
-/// The groups of seal number `seq`: per hour and entitlement, one v1 group (sums of the non-zero
-/// series) and one v2 group (the records as added). Ids are UUID v5 of the producer id and
-/// `"{seq}/{hour}/{entitlement}/v1|v2"`: sealing the same events again gives the same ids.
-pub(crate) fn groups(producer: &uuid::Uuid, seq: u64, windows: Vec<(u64, Window)>) -> Vec<Group> {
+/// Room left in a request body for the envelope of a v2 group (id, entitlement, organization,
+/// timestamp, field names).
+const ENVELOPE_BYTES: usize = 1024;
+
+/// The groups of one seal: per hour and entitlement, one v1 group (sums of the non-zero series)
+/// and one v2 group (the records as added), split into parts whose request body stays under
+/// `max_body` bytes when `ids` allows it. Ids come from `ids` (sealing the same events again
+/// gives the same ids). A group's `timestamp` is the start of its hour, but never later than
+/// `cap_hour` (the current hour): usage added while the clock was ahead is billed now rather
+/// than refused as future usage; the id keeps the hour the usage was added in.
+pub(crate) fn groups(
+    ids: &Ids,
+    windows: Vec<(u64, Window)>,
+    max_body: usize,
+    cap_hour: u64,
+) -> Vec<Group> {
     let mut v1: BTreeMap<(u64, String), BTreeMap<String, f64>> = BTreeMap::new();
     let mut v2: BTreeMap<(u64, String), Vec<MeteringUsageRecord>> = BTreeMap::new();
     for (hour, w) in windows {
@@ -146,9 +162,9 @@ pub(crate) fn groups(producer: &uuid::Uuid, seq: u64, windows: Vec<(u64, Window)
             v2.entry((hour, ent)).or_default().extend(records);
         }
     }
-    let make = |hour: u64, ent: &str, kind: &str| CreateUsageRecordGroupParams {
-        id: Some(crate::api::ids::window_id(producer, seq, hour, ent, kind)),
-        timestamp: OffsetDateTime::from_unix_timestamp(hour as i64 * 3600).ok(),
+    let make = |hour: u64, ent: &str, kind: &str, part: usize| CreateUsageRecordGroupParams {
+        id: Some(ids.id(hour, ent, kind, part)),
+        timestamp: OffsetDateTime::from_unix_timestamp(hour.min(cap_hour) as i64 * 3600).ok(),
         ..Default::default()
     };
     let mut out = Vec::new();
@@ -157,21 +173,51 @@ pub(crate) fn groups(producer: &uuid::Uuid, seq: u64, windows: Vec<(u64, Window)
         if !records.is_empty() {
             let params = CreateUsageRecordGroupParams {
                 records,
-                ..make(hour, &ent, "v1")
+                ..make(hour, &ent, "v1", 0)
             };
             out.push((ent, params));
         }
     }
-    for ((hour, ent), billable_records) in v2 {
-        if billable_records.iter().any(|r| r.quantity != 0.0) {
-            let params = CreateUsageRecordGroupParams {
-                billable_records,
-                ..make(hour, &ent, "v2")
-            };
-            out.push((ent, params));
+    for ((hour, ent), records) in v2 {
+        if !records.iter().any(|r| r.quantity != 0.0) {
+            continue;
+        }
+        let parts = if ids.splits() {
+            split(records, max_body.saturating_sub(ENVELOPE_BYTES))
+        } else {
+            vec![records]
+        };
+        for (part, billable_records) in parts.into_iter().enumerate() {
+            if billable_records.iter().any(|r| r.quantity != 0.0) {
+                let params = CreateUsageRecordGroupParams {
+                    billable_records,
+                    ..make(hour, &ent, "v2", part)
+                };
+                out.push((ent.clone(), params));
+            }
         }
     }
     out
+}
+
+/// Splits records, in order, into parts of at most `max` bytes of JSON each (a record larger
+/// than that alone in its part).
+fn split(records: Vec<MeteringUsageRecord>, max: usize) -> Vec<Vec<MeteringUsageRecord>> {
+    let mut parts = vec![Vec::new()];
+    let mut size = 0;
+    for r in records {
+        // Its JSON and a comma.
+        let n = serde_json::to_vec(&r).map_or(0, |b| b.len()) + 1;
+        let part = parts.last_mut().expect("never empty");
+        if !part.is_empty() && size + n > max {
+            parts.push(vec![r]);
+            size = n;
+        } else {
+            part.push(r);
+            size += n;
+        }
+    }
+    parts
 }
 
 /// Hours since the Unix epoch (the UTC hour window) of a time.
@@ -208,7 +254,12 @@ mod tests {
                 sums.apply(e);
             }
             assert_eq!(sums.series, 5);
-            groups(&producer, 3, sums.take())
+            groups(
+                &Ids::Legacy { producer, seq: 3 },
+                sums.take(),
+                1 << 20,
+                u64::MAX,
+            )
         };
         let g = make();
         type Row<'a> = (u64, &'a str, Vec<(&'a str, f64)>);
@@ -228,6 +279,7 @@ mod tests {
                 (11, "b", vec![("y", 3.0)]),
             ]
         );
+        // The ids of the version before run ids (a journal it left is sealed under them).
         let expected = uuid::Uuid::new_v5(&producer, b"3/10/a/v1").to_string();
         assert_eq!(g[0].1.id.as_deref(), Some(expected.as_str()));
         let again: Vec<_> = make().into_iter().map(|(_, p)| p.id).collect();
@@ -241,6 +293,70 @@ mod tests {
     fn an_all_zero_window_makes_no_group() {
         let mut sums = Sums::default();
         sums.apply(v1(10, "a", "x", 0.0));
-        assert!(groups(&uuid::Uuid::nil(), 0, sums.take()).is_empty());
+        let ids = Ids::Run {
+            run: uuid::Uuid::nil(),
+            seq: 0,
+        };
+        assert!(groups(&ids, sums.take(), 1 << 20, u64::MAX).is_empty());
+    }
+
+    #[test]
+    fn large_v2_groups_are_split_in_order_under_the_bound_with_stable_ids() {
+        let make = |ids: Ids| {
+            let mut sums = Sums::default();
+            for i in 0..1000 {
+                sums.apply(Event::V2 {
+                    hour: 10,
+                    entitlement: "a".into(),
+                    record: MeteringUsageRecord::new("tokens", f64::from(i)),
+                });
+            }
+            groups(&ids, sums.take(), 16 * 1024, u64::MAX)
+        };
+        let run = Ids::Run {
+            run: uuid::Uuid::from_u128(1),
+            seq: 2,
+        };
+        let parts = make(run);
+        assert!(parts.len() > 1, "{}", parts.len());
+        let mut next = 0.0;
+        for (i, (_, p)) in parts.iter().enumerate() {
+            let body = serde_json::to_vec(p).unwrap();
+            assert!(body.len() <= 16 * 1024, "part {i}: {} bytes", body.len());
+            assert_eq!(p.id.as_deref(), Some(run.id(10, "a", "v2", i).as_str()));
+            for r in &p.billable_records {
+                assert_eq!(r.quantity, next);
+                next += 1.0;
+            }
+        }
+        assert_eq!(next, 1000.0);
+        let again: Vec<_> = make(run).into_iter().map(|(_, p)| p.id).collect();
+        assert_eq!(
+            again,
+            parts.iter().map(|(_, p)| p.id.clone()).collect::<Vec<_>>()
+        );
+        // A legacy segment's group stays whole, under its old id.
+        let legacy = make(Ids::Legacy {
+            producer: uuid::Uuid::from_u128(1),
+            seq: 2,
+        });
+        assert_eq!(legacy.len(), 1);
+        assert_eq!(legacy[0].1.billable_records.len(), 1000);
+    }
+
+    #[test]
+    fn a_window_ahead_of_the_clock_is_timestamped_now_and_keeps_its_id() {
+        let mut sums = Sums::default();
+        sums.apply(v1(12, "a", "x", 1.0));
+        let ids = Ids::Run {
+            run: uuid::Uuid::nil(),
+            seq: 0,
+        };
+        let g = groups(&ids, sums.take(), 1 << 20, 10);
+        assert_eq!(g[0].1.timestamp.unwrap().unix_timestamp(), 10 * 3600);
+        assert_eq!(
+            g[0].1.id.as_deref(),
+            Some(ids.id(12, "a", "v1", 0).as_str())
+        );
     }
 }

@@ -1,15 +1,16 @@
-//! The error of the [`Outbox`](crate::Outbox) and the [`Meter`](crate::Meter).
+//! The error of the [`Outbox`](crate::Outbox).
 
 use std::io;
 use std::path::PathBuf;
 
 use crate::http::error::Error;
 
-/// Everything that can go wrong with an [`Outbox`](crate::Outbox) or a
-/// [`Meter`](crate::Meter): the crate's [`Error`] for what concerns a report (invalid usage, a
-/// refused API key), plus what concerns the directory on disk.
+/// Everything that can go wrong with an [`Outbox`](crate::Outbox): the crate's [`Error`] for
+/// what concerns a report (invalid usage, a refused API key), plus what concerns the directory
+/// on disk. (The [`Meter`](crate::Meter) has its own [`MeterError`](crate::MeterError), which
+/// wraps this one.)
 ///
-/// Whenever `enqueue` or `add` returns an error, **nothing was stored**: the caller still holds
+/// Whenever `enqueue` returns an error, **nothing was stored**: the caller still holds
 /// the usage and decides what to do with it (retry later, log it, fail the job). The one
 /// exception says so by its name: [`OutboxError::MaybePending`] (stored, but not confirmed on
 /// disk: enqueue it again only with the same id).
@@ -26,7 +27,7 @@ use crate::http::error::Error;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OutboxError {
-    /// A report was refused or failed: [`Error::InvalidRequest`] when `enqueue`/`add` was given
+    /// A report was refused or failed: [`Error::InvalidRequest`] when `enqueue` was given
     /// usage that breaks a rule of the API (nothing was written), or the error that stopped a
     /// flush (HTTP 401/403: a bad API key; every entry is kept).
     #[error(transparent)]
@@ -95,17 +96,6 @@ pub enum OutboxError {
         #[source]
         source: Box<OutboxError>,
     },
-
-    /// The [`Meter`](crate::Meter) was shut down; it accepts no more usage.
-    #[error("the meter is shut down and accepts no more usage")]
-    Closed,
-
-    /// The [`Meter`](crate::Meter) could not write sealed usage into its outbox (disk full, size
-    /// cap): it keeps that usage and refuses new usage until a later seal succeeds.
-    #[error(
-        "the meter cannot store sealed usage in its outbox ({0}); new usage is refused until it can"
-    )]
-    Stalled(String),
 }
 
 impl OutboxError {
@@ -130,11 +120,11 @@ impl OutboxError {
         self.report_error().and_then(Error::status)
     }
 
-    /// `true` when the disk or the configured cap is full: [`OutboxError::Full`], an I/O error
-    /// `StorageFull`/`QuotaExceeded`, or [`OutboxError::Stalled`].
+    /// `true` when the disk or the configured cap is full: [`OutboxError::Full`] or an I/O
+    /// error `StorageFull`/`QuotaExceeded`.
     pub fn is_full(&self) -> bool {
         match self {
-            OutboxError::Full { .. } | OutboxError::Stalled(_) => true,
+            OutboxError::Full { .. } => true,
             OutboxError::Io { source, .. } => matches!(
                 source.kind(),
                 io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded

@@ -5,12 +5,12 @@
 //! | path | what |
 //! |---|---|
 //! | `lock` | the send lock (`flock`): held by a [`flush`](Outbox::flush) while it runs, and by a [`Meter`](crate::Meter) for its life (its journal); enqueueing never takes it |
-//! | `producer-id` | a UUID made once; the [`Meter`](crate::Meter) derives its report ids from it |
+//! | `producer-id` | a UUID made once; the ids of a [`Meter`](crate::Meter) journal written before run ids derive from it; made anew when the meter finds the directory copied |
 //! | `tmp/` | files being written, each locked by its writer; leftovers of a dead writer (never acknowledged) are removed on open |
 //! | `pending/` | one JSON file per report still to send, named after its id (`<id>.json`, see [`entry::file_name`]): at most one pending report per id |
 //! | `dead/` | reports Suger refused for good (400/404), each with `<name>.reason.txt`; [`Outbox::requeue_dead`] moves them back |
 //! | `damaged/` | files that could not be read as a report, moved aside |
-//! | `meter/` | the meter's journal segments |
+//! | `meter/` | the meter's journal segments, and `origin` (the directory's device and inode) |
 
 mod entry;
 mod error;
@@ -273,6 +273,15 @@ impl Outbox {
         entitlement_id: &str,
         params: &CreateUsageRecordGroupParams,
     ) -> Result<String, OutboxError> {
+        self.enqueue_with(entitlement_id, params, false)
+    }
+
+    fn enqueue_with(
+        &self,
+        entitlement_id: &str,
+        params: &CreateUsageRecordGroupParams,
+        over_cap: bool,
+    ) -> Result<String, OutboxError> {
         // The same rules as a direct report: nothing invalid is ever stored.
         check_report(entitlement_id, params)?;
         let mut params = params.clone();
@@ -290,7 +299,11 @@ impl Outbox {
             .map_err(|e| Error::invalid("records", format!("cannot be serialized to JSON: {e}")))?;
         let n = bytes.len() as u64;
         let dest = self.pending.join(entry::file_name(&id));
-        self.space.reserve_entry(n)?;
+        if over_cap {
+            self.space.charge_entry(n);
+        } else {
+            self.space.reserve_entry(n)?;
+        }
         let stored = self.publish(&dest, &bytes, &entry);
         if matches!(
             stored,
@@ -312,12 +325,16 @@ impl Outbox {
     /// [`enqueue`](Outbox::enqueue) for reports whose ids are derived from their usage (the
     /// meter's seals): a report whose id is pending already, or that may be pending, is stored
     /// as far as the caller is concerned (before, a second copy was stored and answered 409).
+    /// `over_cap`: usage whose bytes are already on disk and counted (the meter's journal,
+    /// removed once its groups are stored) is counted against the cap but not refused by it,
+    /// so that a cap filled by a journal never blocks the seal that empties it.
     pub(crate) fn enqueue_derived(
         &self,
         entitlement_id: &str,
         params: &CreateUsageRecordGroupParams,
+        over_cap: bool,
     ) -> Result<(), OutboxError> {
-        match self.enqueue(entitlement_id, params) {
+        match self.enqueue_with(entitlement_id, params, over_cap) {
             Ok(_) => Ok(()),
             Err(e @ (OutboxError::AlreadyPending { .. } | OutboxError::MaybePending { .. })) => {
                 log::warn!(target: "suger_metering", "outbox: {e}");
@@ -424,11 +441,6 @@ impl Outbox {
     /// Counts `n` more journal bytes against the cap, or refuses them.
     pub(crate) fn reserve(&self, n: u64) -> Result<(), OutboxError> {
         self.space.reserve_journal(n)
-    }
-
-    /// Counts `n` journal bytes that are on disk already, whatever the cap.
-    pub(crate) fn charge(&self, n: u64) {
-        self.space.charge_journal(n);
     }
 
     /// Gives back `n` journal bytes (removed, or replaced by reports in `pending/`).

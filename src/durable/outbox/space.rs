@@ -147,11 +147,6 @@ impl Space {
     pub(crate) fn release_journal(&self, n: u64) {
         sub(&self.journal, n);
     }
-
-    /// `n` bytes of the journal count again, whatever the cap.
-    pub(crate) fn charge_journal(&self, n: u64) {
-        self.journal.fetch_add(n, Ordering::Relaxed);
-    }
 }
 
 fn sub(counter: &AtomicU64, n: u64) {
