@@ -3,5 +3,7 @@
 //!
 //! Imports only `crate::api` and `crate::http` below it.
 
+pub(crate) mod ledger;
 pub(crate) mod meter;
 pub(crate) mod outbox;
+pub(crate) mod reconcile;

@@ -8,6 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::store;
 use super::{Entry, Outbox, OutboxError};
+use crate::durable::ledger::LedgerLine;
 use crate::http::client::MeteringClient;
 use crate::http::error::Error;
 use crate::http::text::error_chain;
@@ -184,6 +185,19 @@ impl Outbox {
                         s.already_recorded += 1;
                     }
                     failing.clear();
+                    // The ledger line before the removal: a crash between them leaves the
+                    // entry pending, and its resend (409) writes the line once.
+                    if let Some(ledger) = &self.ledger {
+                        let duplicate = verdict.is_some();
+                        let line = LedgerLine::of(
+                            &entry.entitlement_id,
+                            &entry.params,
+                            usage_time,
+                            OffsetDateTime::now_utc(),
+                            duplicate,
+                        );
+                        ledger.record(&line);
+                    }
                     self.remove(&path, size);
                 }
                 Some(Verdict::Stop) => return Err(outcome.unwrap_err().into()),
@@ -224,6 +238,10 @@ impl Outbox {
                     stopped = failing.len() >= STOP_AFTER_ENTITLEMENTS_FAILING;
                 }
             }
+        }
+        if let Some(ledger) = &self.ledger {
+            ledger.sync();
+            ledger.prune(now);
         }
         if s.overdue > 0 {
             log::warn!(

@@ -11,8 +11,9 @@
 //! | `dead/` | reports Suger refused for good (400/404), each with `<name>.reason.txt` |
 //! | `damaged/` | files that could not be read as a report, moved aside |
 //! | `meter/` | the meter's journal segments |
+//! | `ledger/` | what Suger recorded, one file per day (see [`reconcile`](crate::reconcile)) |
 
-mod error;
+pub(crate) mod error;
 mod flush;
 pub(crate) mod store;
 
@@ -26,6 +27,7 @@ use time::OffsetDateTime;
 
 pub use self::error::OutboxError;
 pub use self::flush::FlushSummary;
+use super::ledger::{DEFAULT_LEDGER_RETENTION, Ledger};
 use crate::api::ids::new_report_id;
 use crate::api::usage_record_group::CreateUsageRecordGroupParams;
 use crate::api::usage_record_group::validate::{check_report, fill_or_match};
@@ -123,6 +125,8 @@ pub struct Outbox {
     producer: uuid::Uuid,
     /// An entry's first wait after a failure about it, and the longest.
     backoff: (Duration, Duration),
+    /// What Suger recorded (`None` with a retention of zero).
+    pub(crate) ledger: Option<Ledger>,
 }
 
 /// Options of an [`Outbox`]: `Outbox::builder(dir).max_bytes(64 << 20).open()`.
@@ -131,6 +135,7 @@ pub struct OutboxBuilder {
     dir: PathBuf,
     max_bytes: Option<u64>,
     backoff: (Duration, Duration),
+    ledger_retention: Duration,
 }
 
 impl OutboxBuilder {
@@ -160,6 +165,26 @@ impl OutboxBuilder {
         self
     }
 
+    /// How long the ledger keeps the record of each report Suger recorded (in `ledger/`, one
+    /// file per day, a few hundred bytes per report), for [`reconcile`](crate::reconcile).
+    /// Older day files are removed on open and by flushes. `Duration::ZERO` keeps no ledger.
+    /// Defaults to 35 days. The ledger is not counted against [`max_bytes`](Self::max_bytes):
+    /// the retention bounds it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let dir = std::env::temp_dir().join(format!("outbox-doc-ledger-{}", std::process::id()));
+    /// let outbox = suger_metering::Outbox::builder(&dir)
+    ///     .ledger_retention(Duration::from_secs(7 * 24 * 3600))
+    ///     .open()?;
+    /// # drop(outbox); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), suger_metering::OutboxError>(())
+    /// ```
+    pub fn ledger_retention(mut self, retention: Duration) -> Self {
+        self.ledger_retention = retention;
+        self
+    }
+
     /// Opens the outbox (see [`Outbox::open`]).
     ///
     /// # Errors
@@ -186,6 +211,11 @@ impl OutboxBuilder {
             log::info!(target: "suger_metering", "outbox: removed {removed} unfinished temporary file(s)");
         }
         let producer = store::producer_id(&dir, &tmp)?;
+        let ledger = if self.ledger_retention.is_zero() {
+            None
+        } else {
+            Some(Ledger::open(&dir, self.ledger_retention)?)
+        };
         store::sync_dir(&dir)?;
         let used = [&pending, &dead, &damaged, &dir.join("meter")]
             .iter()
@@ -203,6 +233,7 @@ impl OutboxBuilder {
             flush_lock: Mutex::new(()),
             producer,
             backoff: self.backoff,
+            ledger,
             dir,
         })
     }
@@ -226,6 +257,7 @@ impl Outbox {
             dir: dir.as_ref().to_path_buf(),
             max_bytes: None,
             backoff: (flush::FIRST_BACKOFF, flush::MAX_BACKOFF),
+            ledger_retention: DEFAULT_LEDGER_RETENTION,
         }
     }
 
