@@ -13,8 +13,12 @@ pub use api::config_info::*;
 pub use api::ids::{MAX_USAGE_RECORD_GROUP_ID_LEN, usage_record_group_id};
 pub use api::usage_record_group::*;
 pub use api::usage_record_report::*;
+pub use durable::ledger::DEFAULT_LEDGER_RETENTION;
 pub use durable::meter::{Meter, MeterBuilder, MeterStats};
 pub use durable::outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError};
+pub use durable::reconcile::{
+    Reconcile, ReconcileItem, ReconcileReport, ReconcileState, reconcile, trace,
+};
 pub use http::builder::{DEFAULT_MAX_IDLE_CONNECTIONS, MeteringClientBuilder};
 pub use http::client::{
     DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, MeteringClient,
