@@ -80,6 +80,9 @@ fn state_of(
         return (local, message);
     }
     let Some(g) = group else {
+        if known.is_none() {
+            return (S::Missing, "neither the outbox nor Suger knows it".to_owned());
+        }
         let when = known
             .and_then(|k| k.recorded_at)
             .map_or_else(String::new, |t| format!(" at {t}"));

@@ -5,6 +5,7 @@
 mod crash;
 mod meter;
 mod outbox;
+mod reconcile;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,321 @@
+//! The ledger and reconciliation against the fake: every state, pagination, retention,
+//! `retry_failed`, damaged lines, and a real crash between a 2xx and the ledger line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use suger_metering::fake::{FakeSuger, Fault, Operation};
+use suger_metering::{
+    CreateUsageRecordGroupParams, Outbox, Reconcile, ReconcileReport, ReconcileState,
+    reconcile, trace,
+};
+use time::OffsetDateTime;
+
+use super::{TempDir, client, usage};
+
+const TWO_DAYS: Duration = Duration::from_secs(48 * 3600);
+
+/// Every ledger line (as JSON) of the outbox in `dir`, oldest file first.
+pub fn ledger_lines(dir: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    for name in super::files(&dir.join("ledger")) {
+        if !name.ends_with(".ndjson") {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join("ledger").join(name)).unwrap();
+        out.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+    }
+    out
+}
+
+fn today_file(dir: &Path) -> std::path::PathBuf {
+    let d = OffsetDateTime::now_utc().date();
+    dir.join("ledger").join(format!(
+        "{:04}-{:02}-{:02}.ndjson",
+        d.year(),
+        u8::from(d.month()),
+        d.day()
+    ))
+}
+
+fn state_of(report: &ReconcileReport, id: &str) -> ReconcileState {
+    report
+        .items
+        .iter()
+        .find(|i| i.id == id)
+        .unwrap_or_else(|| panic!("no item {id} in {report:#?}"))
+        .state()
+}
+
+fn at(hours_ago: i64) -> CreateUsageRecordGroupParams {
+    CreateUsageRecordGroupParams {
+        timestamp: Some(OffsetDateTime::now_utc() - time::Duration::hours(hours_ago)),
+        ..usage(None, "api_calls", 3.0)
+    }
+}
+
+fn with_id(id: &str, mut p: CreateUsageRecordGroupParams) -> CreateUsageRecordGroupParams {
+    p.id = Some(id.into());
+    p
+}
+
+#[test]
+fn a_flush_writes_one_ledger_line_per_recorded_report_with_the_usage_as_sent() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("ledger-lines");
+    let outbox = Outbox::open(dir.path()).unwrap();
+    outbox.enqueue("e1", &usage(Some("r-1"), "api_calls", 120.0)).unwrap();
+    outbox.enqueue("e2", &usage(Some("r-2"), "seats", 2.5)).unwrap();
+    let s = outbox.flush(&client(&fake)).unwrap();
+    assert_eq!(s.recorded, 2);
+    let lines = ledger_lines(dir.path());
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["id"], "r-1");
+    assert_eq!(lines[0]["entitlementID"], "e1");
+    assert_eq!(lines[0]["records"]["api_calls"], 120.0);
+    assert_eq!(lines[1]["records"]["seats"], 2.5);
+    assert!(lines[0]["hour"].as_str().unwrap().ends_with(":00:00Z"));
+    assert!(lines[0].get("duplicate").is_none());
+    let bytes = std::fs::metadata(today_file(dir.path())).unwrap().len();
+    println!("ledger bytes per report: {}", bytes / 2);
+    assert!(bytes / 2 < 400, "a line is a few hundred bytes: {bytes}");
+}
+
+#[test]
+fn a_409_writes_the_line_once_even_when_the_id_comes_back_again() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("ledger-409");
+    // Recorded by an earlier attempt whose answer was lost.
+    fake.client()
+        .report_usage_record_group("e1", &usage(Some("r-1"), "api_calls", 1.0))
+        .unwrap();
+    let outbox = Outbox::open(dir.path()).unwrap();
+    for _ in 0..2 {
+        outbox.enqueue("e1", &usage(Some("r-1"), "api_calls", 1.0)).unwrap();
+        let s = outbox.flush(&client(&fake)).unwrap();
+        assert_eq!(s.already_recorded, 1);
+    }
+    let lines = ledger_lines(dir.path());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["duplicate"], true);
+    // Also after a reopen (the ids are read back from the files).
+    drop(outbox);
+    let outbox = Outbox::open(dir.path()).unwrap();
+    outbox.enqueue("e1", &usage(Some("r-1"), "api_calls", 1.0)).unwrap();
+    outbox.flush(&client(&fake)).unwrap();
+    assert_eq!(ledger_lines(dir.path()).len(), 1);
+}
+
+#[test]
+fn every_state_is_found() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("reconcile-states");
+    let c = client(&fake);
+    let outbox = Outbox::open(dir.path()).unwrap();
+    for id in ["ok", "failed", "invalid", "deleted"] {
+        outbox.enqueue("e1", &with_id(id, at(1))).unwrap();
+    }
+    // Refused for good: a dead letter.
+    fake.inject(Fault::status(400).only(Operation::ReportUsageRecordGroup).for_entitlement("e-dead"));
+    outbox.enqueue("e-dead", &with_id("dead", at(1))).unwrap();
+    outbox.flush(&c).unwrap();
+    fake.fail_next_report_for("failed");
+    fake.run_report_cycle();
+    // Recorded after the cycle: awaiting its report.
+    outbox.enqueue("e1", &with_id("awaiting", at(1))).unwrap();
+    outbox.flush(&c).unwrap();
+    // Not sent yet.
+    outbox.enqueue("e1", &with_id("pending", at(1))).unwrap();
+    // Another producer, same entitlement and hours.
+    c.report_usage_record_group("e1", &with_id("foreign", at(1))).unwrap();
+    fake.set_group_status("invalid", "INVALID");
+    fake.set_group_status("deleted", "DELETED");
+    // Sent 3, Suger lists 7: a ledger line the producer wrote for other quantities.
+    c.report_usage_record_group("e1", &with_id("altered", CreateUsageRecordGroupParams {
+        records: [("api_calls".to_string(), 7.0)].into(),
+        ..at(1)
+    }))
+    .unwrap();
+    let mut text = std::fs::read_to_string(today_file(dir.path())).unwrap();
+    let ok_line = text.lines().next().unwrap().to_owned();
+    text.push_str(&ok_line.replace("\"ok\"", "\"altered\""));
+    text.push('\n');
+    // Recorded, says the ledger; unknown to Suger.
+    text.push_str(&ok_line.replace("\"ok\"", "\"gone-for-good\""));
+    text.push('\n');
+    std::fs::write(today_file(dir.path()), text).unwrap();
+
+    let r = reconcile(&c, dir.path(), &Reconcile::since(TWO_DAYS)).unwrap();
+    let states: BTreeMap<&str, ReconcileState> =
+        r.items.iter().map(|i| (i.id.as_str(), i.state())).collect();
+    use ReconcileState::*;
+    let expected: BTreeMap<&str, ReconcileState> = [
+        ("ok", Reported),
+        ("failed", Failed),
+        ("invalid", Invalid),
+        ("deleted", Deleted),
+        ("dead", Dead),
+        ("awaiting", AwaitingReport),
+        ("pending", Pending),
+        ("foreign", Unexpected),
+        ("altered", Mismatch),
+        ("gone-for-good", Missing),
+    ]
+    .into();
+    assert_eq!(states, expected, "{r:#?}");
+    let item = |id: &str| r.items.iter().find(|i| i.id == id).unwrap();
+    assert!(item("ok").report_id.is_some());
+    assert!(item("ok").marketplace_record_id.is_some(), "{:?}", item("ok"));
+    assert!(item("failed").message.contains("injected report failure"), "{:?}", item("failed"));
+    assert!(item("dead").message.contains("400"), "{:?}", item("dead"));
+    assert_eq!(item("altered").sent["api_calls"], 3.0);
+    assert_eq!(item("altered").at_suger.as_ref().unwrap()["api_calls"], 7.0);
+    assert_eq!(r.damaged_ledger_lines, 0);
+    assert!(r.has_problems());
+    // Pages: per entitlement one of groups, one of deleted groups (some were missing), one of
+    // reports; e-dead has nothing listed at Suger.
+    assert!(r.calls <= 6, "calls: {}", r.calls);
+}
+
+#[test]
+fn pages_of_5_over_55_groups_cost_pages_not_reports() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("reconcile-pages");
+    let c = client(&fake);
+    let outbox = Outbox::open(dir.path()).unwrap();
+    for i in 0..55 {
+        outbox.enqueue(&format!("e{}", i % 2), &with_id(&format!("r-{i}"), at(2))).unwrap();
+    }
+    assert_eq!(outbox.flush(&c).unwrap().recorded, 55);
+    fake.run_report_cycle();
+    fake.clear_requests();
+    let r = reconcile(&c, dir.path(), &Reconcile::since(TWO_DAYS).page_size(5)).unwrap();
+    assert_eq!(r.count(ReconcileState::Reported), 55, "{r:#?}");
+    assert_eq!(r.items.len(), 55);
+    let lists = fake.requests().iter().filter(|q| q.method == "GET").count();
+    // e0: 28 groups = 6 pages, e1: 27 = 6 pages; one report each = 1 page each.
+    assert_eq!(lists, 14);
+    assert_eq!(r.calls, 14);
+    for q in fake.requests() {
+        let q: BTreeMap<&str, &str> =
+            q.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(q["limit"], "5", "{q:?}");
+        assert!(q["entitlementId"].starts_with('e'), "{q:?}");
+    }
+}
+
+#[test]
+fn retry_failed_retries_each_failed_group_inside_the_window_once_and_nothing_else() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("reconcile-retry");
+    let c = client(&fake);
+    let outbox = Outbox::open(dir.path()).unwrap();
+    outbox.enqueue("e1", &with_id("fresh", at(1))).unwrap();
+    outbox.enqueue("e1", &with_id("old", at(7))).unwrap();
+    outbox.enqueue("e1", &with_id("fine", at(1))).unwrap();
+    outbox.enqueue("e1", &with_id("invalid", at(1))).unwrap();
+    outbox.flush(&c).unwrap();
+    fake.fail_next_report_for("fresh");
+    fake.fail_next_report_for("old");
+    fake.run_report_cycle();
+    fake.set_group_status("invalid", "INVALID");
+    let retries = |fake: &FakeSuger| -> Vec<String> {
+        fake.requests()
+            .iter()
+            .filter(|q| q.path.ends_with("/retry"))
+            .map(|q| q.path.clone())
+            .collect()
+    };
+    // Without the option: nothing retried.
+    let r = reconcile(&c, dir.path(), &Reconcile::since(TWO_DAYS)).unwrap();
+    assert_eq!(state_of(&r, "fresh"), ReconcileState::Failed);
+    assert!(retries(&fake).is_empty());
+
+    let r = reconcile(&c, dir.path(), &Reconcile::since(TWO_DAYS).retry_failed(true)).unwrap();
+    assert_eq!(state_of(&r, "fresh"), ReconcileState::Retried);
+    assert_eq!(state_of(&r, "old"), ReconcileState::Failed);
+    assert_eq!(state_of(&r, "fine"), ReconcileState::Reported);
+    assert_eq!(state_of(&r, "invalid"), ReconcileState::Invalid);
+    let old = r.items.iter().find(|i| i.id == "old").unwrap();
+    assert!(old.message.contains("not retried") && old.message.contains("6 hours"), "{}", old.message);
+    assert_eq!(retries(&fake), ["/org/fake-org/usageRecordGroup/fresh/retry"]);
+
+    // Again: the retried group is CREATED now, awaiting its report; no second retry.
+    let r = reconcile(&c, dir.path(), &Reconcile::since(TWO_DAYS).retry_failed(true)).unwrap();
+    assert_eq!(state_of(&r, "fresh"), ReconcileState::AwaitingReport);
+    assert_eq!(retries(&fake).len(), 1);
+}
+
+#[test]
+fn a_damaged_ledger_line_is_skipped_and_counted() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("reconcile-damaged");
+    let c = client(&fake);
+    let outbox = Outbox::open(dir.path()).unwrap();
+    outbox.enqueue("e1", &with_id("a", at(1))).unwrap();
+    outbox.flush(&c).unwrap();
+    // A line cut by a crash, then garbage.
+    let mut f = std::fs::OpenOptions::new().append(true).open(today_file(dir.path())).unwrap();
+    use std::io::Write;
+    f.write_all(b"not json\n{\"id\":\"b\",\"entitlem").unwrap();
+    drop(f);
+    drop(outbox);
+    // Reopening ends the cut line, so the next line starts clean.
+    let outbox = Outbox::open(dir.path()).unwrap();
+    outbox.enqueue("e1", &with_id("c", at(1))).unwrap();
+    outbox.flush(&c).unwrap();
+    let r = reconcile(&c, dir.path(), &Reconcile::since(TWO_DAYS)).unwrap();
+    assert_eq!(r.damaged_ledger_lines, 2);
+    assert_eq!(state_of(&r, "a"), ReconcileState::AwaitingReport);
+    assert_eq!(state_of(&r, "c"), ReconcileState::AwaitingReport);
+}
+
+#[test]
+fn ledger_files_older_than_the_retention_are_pruned_on_open() {
+    let dir = TempDir::new("ledger-retention");
+    std::fs::create_dir_all(dir.join("ledger")).unwrap();
+    let today = OffsetDateTime::now_utc().date();
+    let name = |days_ago: i64| {
+        let d = today - time::Duration::days(days_ago);
+        format!("{:04}-{:02}-{:02}.ndjson", d.year(), u8::from(d.month()), d.day())
+    };
+    for days_ago in [0, 2, 3, 10, 40] {
+        std::fs::write(dir.join("ledger").join(name(days_ago)), "").unwrap();
+    }
+    std::fs::write(dir.join("ledger").join("notes.txt"), "kept").unwrap();
+    let outbox = Outbox::builder(dir.path())
+        .ledger_retention(Duration::from_secs(2 * 24 * 3600))
+        .open()
+        .unwrap();
+    let mut kept = super::files(&dir.join("ledger"));
+    kept.sort();
+    let mut expected = vec![name(0), name(2), "notes.txt".to_string()];
+    expected.sort();
+    assert_eq!(kept, expected);
+    drop(outbox);
+    // The default keeps 35 days.
+    std::fs::write(dir.join("ledger").join(name(40)), "").unwrap();
+    std::fs::write(dir.join("ledger").join(name(30)), "").unwrap();
+    let _outbox = Outbox::open(dir.path()).unwrap();
+    let kept = super::files(&dir.join("ledger"));
+    assert!(kept.contains(&name(30)) && !kept.contains(&name(40)), "{kept:?}");
+}
+
+#[test]
+fn trace_follows_one_report() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("trace");
+    let c = client(&fake);
+    let outbox = Outbox::open(dir.path()).unwrap();
+    outbox.enqueue("e1", &with_id("t-1", at(1))).unwrap();
+    outbox.flush(&c).unwrap();
+    fake.run_report_cycle();
+    let item = trace(&c, Some(dir.path()), "t-1").unwrap();
+    assert_eq!(item.state(), ReconcileState::Reported);
+    assert_eq!(item.entitlement_id, "e1");
+    let item = trace(&c, Some(dir.path()), "nope").unwrap();
+    assert_eq!(item.state(), ReconcileState::Missing);
+    assert!(trace(&c, None, " ").is_err());
+}
