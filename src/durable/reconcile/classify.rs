@@ -81,7 +81,10 @@ fn state_of(
     }
     let Some(g) = group else {
         if known.is_none() {
-            return (S::Missing, "neither the outbox nor Suger knows it".to_owned());
+            return (
+                S::Missing,
+                "neither the outbox nor Suger knows it".to_owned(),
+            );
         }
         let when = known
             .and_then(|k| k.recorded_at)

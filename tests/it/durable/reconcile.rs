@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::Value;
 use suger_metering::fake::{FakeSuger, Fault, Operation};
 use suger_metering::{
-    CreateUsageRecordGroupParams, Outbox, Reconcile, ReconcileReport, ReconcileState,
-    reconcile, trace,
+    CreateUsageRecordGroupParams, Outbox, Reconcile, ReconcileReport, ReconcileState, reconcile,
+    trace,
 };
 use time::OffsetDateTime;
 
@@ -25,7 +25,10 @@ pub fn ledger_lines(dir: &Path) -> Vec<Value> {
             continue;
         }
         let text = std::fs::read_to_string(dir.join("ledger").join(name)).unwrap();
-        out.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+        out.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
     }
     out
 }
@@ -66,8 +69,12 @@ fn a_flush_writes_one_ledger_line_per_recorded_report_with_the_usage_as_sent() {
     let fake = FakeSuger::start().unwrap();
     let dir = TempDir::new("ledger-lines");
     let outbox = Outbox::open(dir.path()).unwrap();
-    outbox.enqueue("e1", &usage(Some("r-1"), "api_calls", 120.0)).unwrap();
-    outbox.enqueue("e2", &usage(Some("r-2"), "seats", 2.5)).unwrap();
+    outbox
+        .enqueue("e1", &usage(Some("r-1"), "api_calls", 120.0))
+        .unwrap();
+    outbox
+        .enqueue("e2", &usage(Some("r-2"), "seats", 2.5))
+        .unwrap();
     let s = outbox.flush(&client(&fake)).unwrap();
     assert_eq!(s.recorded, 2);
     let lines = ledger_lines(dir.path());
@@ -93,7 +100,9 @@ fn a_409_writes_the_line_once_even_when_the_id_comes_back_again() {
         .unwrap();
     let outbox = Outbox::open(dir.path()).unwrap();
     for _ in 0..2 {
-        outbox.enqueue("e1", &usage(Some("r-1"), "api_calls", 1.0)).unwrap();
+        outbox
+            .enqueue("e1", &usage(Some("r-1"), "api_calls", 1.0))
+            .unwrap();
         let s = outbox.flush(&client(&fake)).unwrap();
         assert_eq!(s.already_recorded, 1);
     }
@@ -103,7 +112,9 @@ fn a_409_writes_the_line_once_even_when_the_id_comes_back_again() {
     // Also after a reopen (the ids are read back from the files).
     drop(outbox);
     let outbox = Outbox::open(dir.path()).unwrap();
-    outbox.enqueue("e1", &usage(Some("r-1"), "api_calls", 1.0)).unwrap();
+    outbox
+        .enqueue("e1", &usage(Some("r-1"), "api_calls", 1.0))
+        .unwrap();
     outbox.flush(&client(&fake)).unwrap();
     assert_eq!(ledger_lines(dir.path()).len(), 1);
 }
@@ -118,7 +129,11 @@ fn every_state_is_found() {
         outbox.enqueue("e1", &with_id(id, at(1))).unwrap();
     }
     // Refused for good: a dead letter.
-    fake.inject(Fault::status(400).only(Operation::ReportUsageRecordGroup).for_entitlement("e-dead"));
+    fake.inject(
+        Fault::status(400)
+            .only(Operation::ReportUsageRecordGroup)
+            .for_entitlement("e-dead"),
+    );
     outbox.enqueue("e-dead", &with_id("dead", at(1))).unwrap();
     outbox.flush(&c).unwrap();
     fake.fail_next_report_for("failed");
@@ -129,14 +144,21 @@ fn every_state_is_found() {
     // Not sent yet.
     outbox.enqueue("e1", &with_id("pending", at(1))).unwrap();
     // Another producer, same entitlement and hours.
-    c.report_usage_record_group("e1", &with_id("foreign", at(1))).unwrap();
+    c.report_usage_record_group("e1", &with_id("foreign", at(1)))
+        .unwrap();
     fake.set_group_status("invalid", "INVALID");
     fake.set_group_status("deleted", "DELETED");
     // Sent 3, Suger lists 7: a ledger line the producer wrote for other quantities.
-    c.report_usage_record_group("e1", &with_id("altered", CreateUsageRecordGroupParams {
-        records: [("api_calls".to_string(), 7.0)].into(),
-        ..at(1)
-    }))
+    c.report_usage_record_group(
+        "e1",
+        &with_id(
+            "altered",
+            CreateUsageRecordGroupParams {
+                records: [("api_calls".to_string(), 7.0)].into(),
+                ..at(1)
+            },
+        ),
+    )
     .unwrap();
     let mut text = std::fs::read_to_string(today_file(dir.path())).unwrap();
     let ok_line = text.lines().next().unwrap().to_owned();
@@ -167,8 +189,16 @@ fn every_state_is_found() {
     assert_eq!(states, expected, "{r:#?}");
     let item = |id: &str| r.items.iter().find(|i| i.id == id).unwrap();
     assert!(item("ok").report_id.is_some());
-    assert!(item("ok").marketplace_record_id.is_some(), "{:?}", item("ok"));
-    assert!(item("failed").message.contains("injected report failure"), "{:?}", item("failed"));
+    assert!(
+        item("ok").marketplace_record_id.is_some(),
+        "{:?}",
+        item("ok")
+    );
+    assert!(
+        item("failed").message.contains("injected report failure"),
+        "{:?}",
+        item("failed")
+    );
     assert!(item("dead").message.contains("400"), "{:?}", item("dead"));
     assert_eq!(item("altered").sent["api_calls"], 3.0);
     assert_eq!(item("altered").at_suger.as_ref().unwrap()["api_calls"], 7.0);
@@ -186,7 +216,9 @@ fn pages_of_5_over_55_groups_cost_pages_not_reports() {
     let c = client(&fake);
     let outbox = Outbox::open(dir.path()).unwrap();
     for i in 0..55 {
-        outbox.enqueue(&format!("e{}", i % 2), &with_id(&format!("r-{i}"), at(2))).unwrap();
+        outbox
+            .enqueue(&format!("e{}", i % 2), &with_id(&format!("r-{i}"), at(2)))
+            .unwrap();
     }
     assert_eq!(outbox.flush(&c).unwrap().recorded, 55);
     fake.run_report_cycle();
@@ -199,8 +231,11 @@ fn pages_of_5_over_55_groups_cost_pages_not_reports() {
     assert_eq!(lists, 14);
     assert_eq!(r.calls, 14);
     for q in fake.requests() {
-        let q: BTreeMap<&str, &str> =
-            q.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let q: BTreeMap<&str, &str> = q
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(q["limit"], "5", "{q:?}");
         assert!(q["entitlementId"].starts_with('e'), "{q:?}");
     }
@@ -233,17 +268,34 @@ fn retry_failed_retries_each_failed_group_inside_the_window_once_and_nothing_els
     assert_eq!(state_of(&r, "fresh"), ReconcileState::Failed);
     assert!(retries(&fake).is_empty());
 
-    let r = reconcile(&c, dir.path(), &Reconcile::since(TWO_DAYS).retry_failed(true)).unwrap();
+    let r = reconcile(
+        &c,
+        dir.path(),
+        &Reconcile::since(TWO_DAYS).retry_failed(true),
+    )
+    .unwrap();
     assert_eq!(state_of(&r, "fresh"), ReconcileState::Retried);
     assert_eq!(state_of(&r, "old"), ReconcileState::Failed);
     assert_eq!(state_of(&r, "fine"), ReconcileState::Reported);
     assert_eq!(state_of(&r, "invalid"), ReconcileState::Invalid);
     let old = r.items.iter().find(|i| i.id == "old").unwrap();
-    assert!(old.message.contains("not retried") && old.message.contains("6 hours"), "{}", old.message);
-    assert_eq!(retries(&fake), ["/org/fake-org/usageRecordGroup/fresh/retry"]);
+    assert!(
+        old.message.contains("not retried") && old.message.contains("6 hours"),
+        "{}",
+        old.message
+    );
+    assert_eq!(
+        retries(&fake),
+        ["/org/fake-org/usageRecordGroup/fresh/retry"]
+    );
 
     // Again: the retried group is CREATED now, awaiting its report; no second retry.
-    let r = reconcile(&c, dir.path(), &Reconcile::since(TWO_DAYS).retry_failed(true)).unwrap();
+    let r = reconcile(
+        &c,
+        dir.path(),
+        &Reconcile::since(TWO_DAYS).retry_failed(true),
+    )
+    .unwrap();
     assert_eq!(state_of(&r, "fresh"), ReconcileState::AwaitingReport);
     assert_eq!(retries(&fake).len(), 1);
 }
@@ -257,7 +309,10 @@ fn a_damaged_ledger_line_is_skipped_and_counted() {
     outbox.enqueue("e1", &with_id("a", at(1))).unwrap();
     outbox.flush(&c).unwrap();
     // A line cut by a crash, then garbage.
-    let mut f = std::fs::OpenOptions::new().append(true).open(today_file(dir.path())).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(today_file(dir.path()))
+        .unwrap();
     use std::io::Write;
     f.write_all(b"not json\n{\"id\":\"b\",\"entitlem").unwrap();
     drop(f);
@@ -279,7 +334,12 @@ fn ledger_files_older_than_the_retention_are_pruned_on_open() {
     let today = OffsetDateTime::now_utc().date();
     let name = |days_ago: i64| {
         let d = today - time::Duration::days(days_ago);
-        format!("{:04}-{:02}-{:02}.ndjson", d.year(), u8::from(d.month()), d.day())
+        format!(
+            "{:04}-{:02}-{:02}.ndjson",
+            d.year(),
+            u8::from(d.month()),
+            d.day()
+        )
     };
     for days_ago in [0, 2, 3, 10, 40] {
         std::fs::write(dir.join("ledger").join(name(days_ago)), "").unwrap();
@@ -300,7 +360,10 @@ fn ledger_files_older_than_the_retention_are_pruned_on_open() {
     std::fs::write(dir.join("ledger").join(name(30)), "").unwrap();
     let _outbox = Outbox::open(dir.path()).unwrap();
     let kept = super::files(&dir.join("ledger"));
-    assert!(kept.contains(&name(30)) && !kept.contains(&name(40)), "{kept:?}");
+    assert!(
+        kept.contains(&name(30)) && !kept.contains(&name(40)),
+        "{kept:?}"
+    );
 }
 
 #[test]
@@ -318,4 +381,122 @@ fn trace_follows_one_report() {
     let item = trace(&c, Some(dir.path()), "nope").unwrap();
     assert_eq!(item.state(), ReconcileState::Missing);
     assert!(trace(&c, None, " ").is_err());
+}
+
+const CHILD: &str = "SUGER_LEDGER_CRASH_CHILD";
+
+/// The child's side: flushes the outbox in `LEDGER_DIR` to the fake. Does nothing unless
+/// started by `a_crash_between_the_2xx_and_the_ledger_line_leaves_the_entry_pending`.
+#[test]
+#[ignore = "a child process of the ledger crash test"]
+fn ledger_crash_child() {
+    let Ok(dir) = std::env::var(CHILD) else {
+        return;
+    };
+    let env = |k: &str| std::env::var(k).unwrap();
+    let client = suger_metering::MeteringClient::builder()
+        .base_url(env("LEDGER_URL"))
+        .api_key(env("LEDGER_KEY"))
+        .org_id(env("LEDGER_ORG"))
+        .no_proxy()
+        .build()
+        .unwrap();
+    let outbox = Outbox::open(&dir).unwrap();
+    outbox.flush(&client).unwrap();
+    println!("FLUSHED");
+}
+
+/// The wait channels of every thread of `pid` (where each is blocked in the kernel).
+fn wait_channels(pid: u32) -> String {
+    let mut out = String::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        out += &std::fs::read_to_string(t.path().join("wchan")).unwrap_or_default();
+        out.push(' ');
+    }
+    out
+}
+
+#[test]
+fn a_crash_between_the_2xx_and_the_ledger_line_leaves_the_entry_pending_and_the_409_writes_it_once()
+{
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("ledger-crash");
+    Outbox::open(dir.path())
+        .unwrap()
+        .enqueue("e1", &usage(Some("crash-1"), "api_calls", 5.0))
+        .unwrap();
+    // Today's ledger file is a FIFO: opening it to write the line blocks (no reader), so the
+    // child is stopped right after Suger's 2xx and before the line; it is killed there.
+    let fifo = today_file(dir.path());
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "durable::reconcile::ledger_crash_child",
+            "--nocapture",
+            "--ignored",
+        ])
+        .env(CHILD, dir.path())
+        .env("LEDGER_URL", fake.base_url())
+        .env("LEDGER_KEY", fake.api_key())
+        .env("LEDGER_ORG", fake.org_id())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !super::stored_ids(&fake).contains(&"crash-1".to_string()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never reported"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Suger recorded it and answered 2xx; wait until the child is blocked opening the FIFO
+    // (the kernel's `wait_for_partner`, in fs/pipe.c).
+    // Where /proc hides wait channels, a pause stands in for the check.
+    let seen = std::time::Instant::now();
+    loop {
+        let wchan = wait_channels(child.id());
+        let hidden = !wchan.chars().any(|c| c.is_ascii_alphabetic());
+        if wchan.contains("wait_for_partner")
+            || (hidden && seen.elapsed() > Duration::from_millis(300))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not blocked on the ledger: {}",
+            wait_channels(child.id())
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the child ended");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    std::fs::remove_file(&fifo).unwrap();
+
+    let outbox = Outbox::open(dir.path()).unwrap();
+    assert_eq!(outbox.pending().unwrap(), 1, "the entry stays pending");
+    assert!(ledger_lines(dir.path()).is_empty());
+    let s = outbox.flush(&client(&fake)).unwrap();
+    assert_eq!((s.recorded, s.already_recorded), (0, 1));
+    outbox.flush(&client(&fake)).unwrap();
+    let acknowledged = super::stored_ids(&fake)
+        .iter()
+        .filter(|i| *i == "crash-1")
+        .count();
+    let lines = ledger_lines(dir.path());
+    let in_ledger = lines.iter().filter(|l| l["id"] == "crash-1").count();
+    let lost = acknowledged.saturating_sub(in_ledger);
+    let duplicated = in_ledger.saturating_sub(acknowledged);
+    println!("lost: {lost}, duplicated: {duplicated}");
+    assert_eq!((acknowledged, lost, duplicated), (1, 0, 0), "{lines:?}");
+    assert_eq!(lines[0]["duplicate"], true);
+    assert_eq!(outbox.pending().unwrap(), 0);
 }
