@@ -90,7 +90,11 @@ pub fn reconcile(
         known
             .values()
             .filter_map(|k| k.recorded_at.map(|t| t.date()))
-            .chain([from.date(), to.date()]),
+            // `to` is exclusive: its last instant is the day before when it is midnight.
+            .chain([
+                from.date(),
+                (to - Duration::nanoseconds(1)).date().max(from.date()),
+            ]),
     );
     let mut groups: HashMap<String, MeteringUsageRecordGroup> = HashMap::new();
     for ent in &entitlements {

@@ -500,3 +500,120 @@ fn a_crash_between_the_2xx_and_the_ledger_line_leaves_the_entry_pending_and_the_
     assert_eq!(lines[0]["duplicate"], true);
     assert_eq!(outbox.pending().unwrap(), 0);
 }
+
+/// Suger's side from mockito: pages smaller than asked, records mapped by the metering config
+/// (compared through `metaInfo.originRecords`), v2 records, a FAILED report.
+#[test]
+fn pages_smaller_than_asked_origin_records_and_report_verdicts() {
+    use crate::support::{self, expect_no_body};
+    use mockito::Matcher;
+    use serde_json::json;
+    let dir = TempDir::new("reconcile-mock");
+    std::fs::create_dir_all(dir.join("ledger")).unwrap();
+    let line = |id: &str, records: Value, billable: Value| {
+        let mut l = json!({"id": id, "entitlementID": "e1", "hour": "2026-11-20T10:00:00Z",
+            "recordedAt": "2026-11-20T10:05:00Z"});
+        if !records.is_null() {
+            l["records"] = records;
+        }
+        if !billable.is_null() {
+            l["billable"] = billable;
+        }
+        l.to_string()
+    };
+    let ledger = [
+        line("g1", json!({"api_calls": 10}), Value::Null),
+        line("g2", Value::Null, json!({"tokens": 10})),
+        line("g3", json!({"api_calls": 5}), Value::Null),
+        line("g4", json!({"api_calls": 1}), Value::Null),
+    ]
+    .join("\n");
+    std::fs::write(dir.join("ledger/2026-11-20.ndjson"), ledger + "\n").unwrap();
+    let group = |id: &str, records: Value, meta: Value, report: &str| {
+        json!({"id": id, "entitlementID": "e1", "organizationID": "org-1", "partner": "AWS",
+            "status": "REPORTED", "records": records, "metaInfo": meta,
+            "creationTime": "2026-11-20T10:05:00.123456789Z",
+            "lastUpdateTime": "2026-11-20T11:00:00Z", "reportedTime": "2026-11-20T11:00:00Z",
+            "usageRecordReportID": report})
+    };
+    let pages = [
+        json!({"usageRecordGroups": [
+            // Mapped by the config: records differ, originRecords are what was sent.
+            group("g1", json!({"API_CALLS_DIM": 10}), json!({"originRecords": {"api_calls": 10}}), "r1"),
+            group("g2", Value::Null, json!({"billableRecords": [
+                {"key": "tokens", "quantity": 4, "properties": {"model": "a"}},
+                {"key": "tokens", "quantity": 6, "properties": {"model": "b"}}]}), "r1"),
+        ], "nextOffset": 2}),
+        json!({"usageRecordGroups": [
+            group("g3", json!({"api_calls": 4}), json!({"originRecords": null}), "r1"),
+        ], "nextOffset": 3}),
+        json!({"usageRecordGroups": [group("g4", json!({"api_calls": 1}), Value::Null, "r2")]}),
+    ];
+    let mut s = support::server();
+    let base = "entitlementId=e1&startDate=2026-11-19&endDate=2026-11-21&limit=1000";
+    let mocks: Vec<mockito::Mock> = ["", "&offset=2", "&offset=3"]
+        .iter()
+        .zip(&pages)
+        .map(|(offset, page)| {
+            expect_no_body(&mut s, "GET", "/org/org-1/usageRecordGroup")
+                .match_query(Matcher::Exact(format!("{base}{offset}")))
+                .with_body(page.to_string())
+                .expect(1)
+                .create()
+        })
+        .collect();
+    let reports = json!({"usageRecordReports": [
+        {"id": "r1", "entitlementID": "e1", "partner": "AWS", "info": {"status": "SUCCESS",
+            "usageRecordGroupIds": ["g1", "g2", "g3"],
+            "awsMeteringResponse": {"Results": [{"MeteringRecordId": "mr-1", "Status": "Success"}]}}},
+        {"id": "r2", "entitlementID": "e1", "partner": "AWS", "info": {"status": "FAILED",
+            "message": "CustomerNotSubscribedException: the customer unsubscribed",
+            "usageRecordGroupIds": ["g4"]}},
+    ]});
+    let r_mock = expect_no_body(&mut s, "GET", "/org/org-1/usageRecordReport")
+        .match_query(Matcher::Exact(base.to_string()))
+        .with_body(reports.to_string())
+        .expect(1)
+        .create();
+    let c = support::client(&mut s);
+    let day = time::macros::date!(2026 - 11 - 20);
+    let r = reconcile(&c, dir.path(), &Reconcile::days(day, day)).unwrap();
+    for m in &mocks {
+        m.assert();
+    }
+    r_mock.assert();
+    assert_eq!(r.calls, 4);
+    let item = |id: &str| r.items.iter().find(|i| i.id == id).unwrap();
+    assert_eq!(
+        item("g1").state(),
+        ReconcileState::Reported,
+        "{:?}",
+        item("g1")
+    );
+    assert_eq!(item("g1").report_id.as_deref(), Some("r1"));
+    assert_eq!(item("g1").marketplace_record_id.as_deref(), Some("mr-1"));
+    assert_eq!(
+        item("g2").state(),
+        ReconcileState::Reported,
+        "{:?}",
+        item("g2")
+    );
+    assert_eq!(item("g3").state(), ReconcileState::Mismatch);
+    assert_eq!(
+        item("g3").message,
+        "other quantities at Suger: api_calls: sent 5, Suger lists 4"
+    );
+    assert_eq!(item("g4").state(), ReconcileState::Failed);
+    assert_eq!(
+        item("g4").message,
+        "CustomerNotSubscribedException: the customer unsubscribed"
+    );
+    assert_eq!(
+        serde_json::to_value(item("g3")).unwrap(),
+        json!({"id": "g3", "entitlementID": "e1", "state": "mismatch",
+            "hour": "2026-11-20T10:00:00Z", "reportID": "r1",
+            "message": "other quantities at Suger: api_calls: sent 5, Suger lists 4",
+            "sent": {"api_calls": 5.0}, "atSuger": {"api_calls": 4.0}, "partner": "AWS",
+            "groupStatus": "REPORTED", "recordedAt": "2026-11-20T10:05:00Z"})
+    );
+}
