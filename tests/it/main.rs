@@ -24,3 +24,4 @@ mod truth;
 mod usage_record_group;
 mod usage_record_report;
 mod validation;
+mod verdict;

@@ -1,8 +1,14 @@
-//! Usage record reports: what Suger sent to a marketplace for a set of usage record groups.
+//! Usage record reports: what Suger sent to a marketplace for a set of usage record groups,
+//! and the marketplace's verdict on it.
 
+mod answer;
+mod marketplace;
 mod models;
 mod operations;
 mod query;
+mod report_verdict;
+mod verdict;
 
 pub use models::*;
 pub use query::ListUsageRecordReports;
+pub use verdict::{MarketplaceRecordVerdict, MarketplaceVerdict};
