@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::local::Known;
 use super::types::{ReconcileItem, ReconcileState};
 use crate::api::common::Partner;
 use crate::api::usage_record_group::{MeteringUsageRecordGroup, UsageRecordGroupStatus};
-use crate::api::usage_record_report::{MeteringUsageRecordReport, UsageRecordReportStatus};
+use crate::api::usage_record_report::{
+    MarketplaceVerdict, MeteringUsageRecordReport, UsageRecordReportStatus,
+};
 use crate::durable::ledger::hour_of;
 
 /// The item of one report. `known` is what the outbox directory knows (none for an
@@ -42,7 +43,11 @@ pub(crate) fn classify(
         report_id: report.map(|r| r.id.clone()),
         ..Default::default()
     };
-    let (state, message) = state_of(known, group, report);
+    item.verdict = match (group, report) {
+        (Some(g), Some(r)) => Some(r.verdict_for_group(g).unwrap_or_else(|| r.verdict())),
+        _ => None,
+    };
+    let (state, message) = state_of(known, group, report, item.verdict.as_ref());
     item.state = Some(state);
     item.message = message;
     if matches!(
@@ -55,8 +60,8 @@ pub(crate) fn classify(
         item.message = why;
         item.at_suger = Some(at_suger);
     }
-    if item.state() == ReconcileState::Reported {
-        item.marketplace_record_id = report.and_then(marketplace_record_id);
+    if let Some(MarketplaceVerdict::Accepted { record_id }) = &item.verdict {
+        item.marketplace_record_id = record_id.clone();
     }
     item
 }
@@ -65,6 +70,7 @@ fn state_of(
     known: Option<&Known>,
     group: Option<&MeteringUsageRecordGroup>,
     report: Option<&MeteringUsageRecordReport>,
+    verdict: Option<&MarketplaceVerdict>,
 ) -> (ReconcileState, String) {
     use ReconcileState as S;
     if let Some(k) = known
@@ -113,7 +119,9 @@ fn state_of(
         ),
         UsageRecordGroupStatus::ReportFailed => (
             S::Failed,
-            report_message.unwrap_or_else(|| "REPORT_FAILED at Suger".to_owned()),
+            report_message
+                .or_else(|| verdict.map(|v| format!("REPORT_FAILED at Suger: {v}")))
+                .unwrap_or_else(|| "REPORT_FAILED at Suger".to_owned()),
         ),
         UsageRecordGroupStatus::Created | UsageRecordGroupStatus::ReportPending => (
             S::AwaitingReport,
@@ -125,9 +133,24 @@ fn state_of(
         UsageRecordGroupStatus::Reported => match report_status {
             Some(UsageRecordReportStatus::Failed) => (
                 S::Failed,
-                report_message.unwrap_or_else(|| "the marketplace refused the report".to_owned()),
+                report_message.unwrap_or_else(|| match verdict {
+                    Some(v) => format!("the marketplace refused the report: {v}"),
+                    None => "the marketplace refused the report".to_owned(),
+                }),
             ),
-            Some(UsageRecordReportStatus::Success) => (S::Reported, String::new()),
+            // The marketplace is trusted over Suger: a record it refused in a SUCCESS report
+            // is not billed.
+            Some(UsageRecordReportStatus::Success) => match verdict {
+                Some(MarketplaceVerdict::Accepted { .. }) | None => (S::Reported, String::new()),
+                Some(v @ MarketplaceVerdict::Unknown { .. }) => (
+                    S::Reported,
+                    format!("SUCCESS at Suger; the marketplace's answer was not recognised ({v})"),
+                ),
+                Some(v) => (
+                    S::Failed,
+                    format!("SUCCESS at Suger, but the marketplace answered {v}"),
+                ),
+            },
             Some(other) => (
                 S::AwaitingReport,
                 format!(
@@ -217,34 +240,4 @@ fn mismatch(k: &Known, g: &MeteringUsageRecordGroup) -> Option<(BTreeMap<String,
 /// Equal up to the rounding of a JSON round trip.
 fn same(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
-}
-
-/// The marketplace's own record id in a report's answer: AWS `MeteringRecordId` (any case),
-/// Azure `usageEventId`.
-fn marketplace_record_id(r: &MeteringUsageRecordReport) -> Option<String> {
-    let info = r.info.as_ref()?;
-    let answers = [
-        &info.aws_metering_response,
-        &info.azure_metering_response,
-        &info.gcp_metering_response,
-    ];
-    answers
-        .into_iter()
-        .flatten()
-        .find_map(|v| find_key(v, &["meteringrecordid", "usageeventid"]))
-}
-
-fn find_key(v: &Value, keys: &[&str]) -> Option<String> {
-    match v {
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            if keys.contains(&k.to_ascii_lowercase().as_str())
-                && let Some(s) = v.as_str().filter(|s| !s.is_empty())
-            {
-                return Some(s.to_owned());
-            }
-            find_key(v, keys)
-        }),
-        Value::Array(items) => items.iter().find_map(|v| find_key(v, keys)),
-        _ => None,
-    }
 }

@@ -9,6 +9,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::api::common::Partner;
 use crate::api::usage_record_group::UsageRecordGroupStatus;
+use crate::api::usage_record_report::MarketplaceVerdict;
 use crate::http::serde_util::rfc3339_opt;
 
 /// Where one report stands, from the outbox to the marketplace. Printed in snake_case
@@ -152,12 +153,39 @@ pub struct ReconcileItem {
         skip_serializing_if = "Option::is_none"
     )]
     pub recorded_at: Option<OffsetDateTime>,
+    /// The marketplace's verdict on it, once its report is listed (serialized by name:
+    /// `accepted`, `not_entitled`, ...). Only [`MarketplaceVerdict::Accepted`] is billed.
+    #[serde(
+        serialize_with = "verdict_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub verdict: Option<MarketplaceVerdict>,
+}
+
+fn verdict_name<S: serde::Serializer>(
+    v: &Option<MarketplaceVerdict>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(v.name()),
+        None => s.serialize_none(),
+    }
 }
 
 impl ReconcileItem {
     /// The state (`Missing` for a hand-built default).
     pub fn state(&self) -> ReconcileState {
         self.state.unwrap_or(ReconcileState::Missing)
+    }
+
+    /// `true` only when the marketplace accepted it: state `reported` with an
+    /// [`Accepted`](MarketplaceVerdict::Accepted) verdict.
+    pub fn is_accepted(&self) -> bool {
+        self.state() == ReconcileState::Reported
+            && self
+                .verdict
+                .as_ref()
+                .is_some_and(MarketplaceVerdict::is_accepted)
     }
 }
 

@@ -526,6 +526,7 @@ fn pages_smaller_than_asked_origin_records_and_report_verdicts() {
         line("g2", Value::Null, json!({"tokens": 10})),
         line("g3", json!({"api_calls": 5}), Value::Null),
         line("g4", json!({"api_calls": 1}), Value::Null),
+        line("g5", json!({"api_calls": 2}), Value::Null),
     ]
     .join("\n");
     std::fs::write(dir.join("ledger/2026-11-20.ndjson"), ledger + "\n").unwrap();
@@ -547,7 +548,10 @@ fn pages_smaller_than_asked_origin_records_and_report_verdicts() {
         json!({"usageRecordGroups": [
             group("g3", json!({"api_calls": 4}), json!({"originRecords": null}), "r1"),
         ], "nextOffset": 3}),
-        json!({"usageRecordGroups": [group("g4", json!({"api_calls": 1}), Value::Null, "r2")]}),
+        json!({"usageRecordGroups": [
+            group("g4", json!({"api_calls": 1}), Value::Null, "r2"),
+            group("g5", json!({"api_calls": 2}), Value::Null, "r3"),
+        ]}),
     ];
     let mut s = support::server();
     let base = "entitlementId=e1&startDate=2026-11-19&endDate=2026-11-21&limit=1000";
@@ -569,6 +573,11 @@ fn pages_smaller_than_asked_origin_records_and_report_verdicts() {
         {"id": "r2", "entitlementID": "e1", "partner": "AWS", "info": {"status": "FAILED",
             "message": "CustomerNotSubscribedException: the customer unsubscribed",
             "usageRecordGroupIds": ["g4"]}},
+        // SUCCESS at Suger, but AWS refused the record: the marketplace is trusted.
+        {"id": "r3", "entitlementID": "e1", "partner": "AWS", "info": {"status": "SUCCESS",
+            "usageRecordGroupIds": ["g5"],
+            "awsMeteringResponse": {"Results": [{"Status": "CustomerNotSubscribed",
+                "UsageRecord": {"Dimension": "api_calls", "Quantity": 2}}]}}},
     ]});
     let r_mock = expect_no_body(&mut s, "GET", "/org/org-1/usageRecordReport")
         .match_query(Matcher::Exact(base.to_string()))
@@ -604,6 +613,22 @@ fn pages_smaller_than_asked_origin_records_and_report_verdicts() {
         "other quantities at Suger: api_calls: sent 5, Suger lists 4"
     );
     assert_eq!(item("g4").state(), ReconcileState::Failed);
+    assert_eq!(item("g4").verdict.as_ref().unwrap().name(), "not_entitled");
+    assert!(!item("g4").is_accepted() && item("g1").is_accepted());
+    assert_eq!(
+        item("g5").state(),
+        ReconcileState::Failed,
+        "{:?}",
+        item("g5")
+    );
+    assert_eq!(item("g5").verdict.as_ref().unwrap().name(), "not_entitled");
+    assert!(
+        item("g5")
+            .message
+            .starts_with("SUCCESS at Suger, but the marketplace answered not_entitled"),
+        "{}",
+        item("g5").message
+    );
     assert_eq!(
         item("g4").message,
         "CustomerNotSubscribedException: the customer unsubscribed"
@@ -614,6 +639,7 @@ fn pages_smaller_than_asked_origin_records_and_report_verdicts() {
             "hour": "2026-11-20T10:00:00Z", "reportID": "r1",
             "message": "other quantities at Suger: api_calls: sent 5, Suger lists 4",
             "sent": {"api_calls": 5.0}, "atSuger": {"api_calls": 4.0}, "partner": "AWS",
-            "groupStatus": "REPORTED", "recordedAt": "2026-11-20T10:05:00Z"})
+            "groupStatus": "REPORTED", "recordedAt": "2026-11-20T10:05:00Z",
+            "verdict": "accepted", "marketplaceRecordID": "mr-1"})
     );
 }
