@@ -17,7 +17,8 @@ pub use durable::ledger::DEFAULT_LEDGER_RETENTION;
 pub use durable::meter::{Meter, MeterBuilder, MeterStats};
 pub use durable::outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError};
 pub use durable::reconcile::{
-    Reconcile, ReconcileItem, ReconcileReport, ReconcileState, reconcile, trace,
+    LastReconcile, OutboxStatus, Reconcile, ReconcileItem, ReconcileReport, ReconcileState,
+    outbox_status, reconcile, trace,
 };
 pub use http::builder::{DEFAULT_MAX_IDLE_CONNECTIONS, MeteringClientBuilder};
 pub use http::client::{

@@ -53,6 +53,9 @@ pub(crate) enum Format {
     Json,
     /// One JSON object per line.
     Ndjson,
+    /// The Prometheus text format (only `outbox status`), for node_exporter's textfile
+    /// collector.
+    Prometheus,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +91,20 @@ so running the same file twice bills once."
     /// A local outbox of reports to send (for cron).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Did it reach the marketplace? The outbox's ledger against what Suger lists, one row per
+    /// report; exit 5 when usage will not be billed.
+    #[command(
+        after_help = "Example (crontab):\n  0 * * * * suger-metering reconcile --outbox /var/lib/myapp/suger-outbox --since 48h || alert\n\n\
+States: reported, awaiting_report, failed, invalid, missing, mismatch, deleted, pending, dead,\n\
+unexpected, retried. Exit 0 when none is failed, invalid, missing, mismatch or dead; 5 when any is;\n\
+3 for a bad API key (401/403); 4 when Suger could not be reached; 2 for bad flags."
+    )]
+    Reconcile(ReconcileArgs),
+    /// Follow one report to the marketplace's verdict; exit 0 only when it was accepted.
+    #[command(
+        after_help = "Example:\n  suger-metering trace 4f0c5f8e-2b7a-5c1e-9d3a-0e6b7c8d9e10 --outbox /var/lib/myapp/suger-outbox"
+    )]
+    Trace(TraceArgs),
     /// Run the embedded fake Suger server until interrupted (loopback only).
     #[command(
         after_help = "Example:\n  suger-metering fake --port 0 --seed seed.json\n\n\
@@ -295,6 +312,36 @@ pub(crate) enum OutboxCommand {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReconcileArgs {
+    /// The outbox directory (read without its lock: safe beside the running service).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) outbox: PathBuf,
+    /// The usage of the last DURATION (e.g. 48h, 90m, 2d). Default: 48h.
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["from", "to"])]
+    pub(crate) since: Option<String>,
+    /// First day of usage, YYYY-MM-DD (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) from: Option<String>,
+    /// Last day of usage, YYYY-MM-DD (UTC, inclusive). Default: today.
+    #[arg(long, value_name = "DATE", requires = "from")]
+    pub(crate) to: Option<String>,
+    /// Retry failed groups still inside the marketplace's late-usage window (AWS 6 h, Azure
+    /// 24 h), once each.
+    #[arg(long)]
+    pub(crate) retry_failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TraceArgs {
+    /// The report's id (the usage record group id).
+    pub(crate) id: String,
+    /// The outbox directory whose ledger knows the report (faster; without it, the last 35
+    /// days of every entitlement are listed).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) outbox: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,8 @@
 //! | 1 | any other failure |
 //! | 2 | usage or invalid input: nothing was sent |
 //! | 3 | authentication or permission (401, 403) |
-//! | 4 | outcome unknown: the request may have been applied; safe to re-run |
+//! | 4 | outcome unknown: the request may have been applied; safe to re-run (`reconcile`: Suger could not be reached) |
+//! | 5 | usage that will not be billed (`reconcile`, `trace`): failed, invalid, missing, mismatch or dead |
 
 use std::process::ExitCode;
 
@@ -20,6 +21,8 @@ pub(crate) const USAGE: u8 = 2;
 pub(crate) const AUTH: u8 = 3;
 /// Exit code: outcome unknown.
 pub(crate) const UNKNOWN: u8 = 4;
+/// Exit code: usage that will not be billed.
+pub(crate) const NOT_BILLED: u8 = 5;
 
 /// A failed command: its exit code and one line for stderr.
 #[derive(Debug)]

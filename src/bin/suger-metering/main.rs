@@ -3,7 +3,7 @@
 //!
 //! Exit codes: 0 success (an already-recorded report counts as success), 2 usage or invalid
 //! input (nothing sent), 3 authentication or permission, 4 outcome unknown (safe to re-run),
-//! 1 any other failure. See `exit.rs`.
+//! 5 usage that will not be billed (`reconcile`, `trace`), 1 any other failure. See `exit.rs`.
 
 mod cli;
 mod commands;
@@ -16,14 +16,23 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Format, OutboxCommand};
 use crate::commands::{
-    batch_report, config, fake, groups, metrics, outbox, report, reports, validate,
+    batch_report, config, fake, groups, metrics, outbox, reconcile, report, reports, trace,
+    validate,
 };
 use crate::output::Printer;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let prometheus_ok = matches!(cli.command, Command::Outbox(OutboxCommand::Status { .. }));
+    if cli.global.output == Some(Format::Prometheus) && !prometheus_ok {
+        return exit::Failure::usage(
+            "--output prometheus is only for `outbox status`",
+            "use --output table, json or ndjson",
+        )
+        .print_and_exit_code();
+    }
     let printer = Printer::new(cli.global.output);
     let result = match cli.command {
         Command::Fake(args) => fake::run(&args),
@@ -35,6 +44,8 @@ fn main() -> ExitCode {
         Command::Metrics(cmd) => metrics::run(&cli.global, &printer, cmd),
         Command::Config(cmd) => config::run(&cli.global, &printer, cmd),
         Command::Outbox(cmd) => outbox::run(&cli.global, &printer, &cmd),
+        Command::Reconcile(args) => reconcile::run(&cli.global, &printer, &args),
+        Command::Trace(args) => trace::run(&cli.global, &printer, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

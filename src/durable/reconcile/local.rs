@@ -108,6 +108,14 @@ pub(crate) fn read(
     (known, damaged)
 }
 
+/// The usage time of each readable entry of `dir` (`pending/` or `dead/`).
+pub(crate) fn pending_usage_times(dir: &Path) -> Vec<OffsetDateTime> {
+    entries(dir)
+        .into_iter()
+        .map(|(_, e)| e.params.timestamp.unwrap_or(e.enqueued_at))
+        .collect()
+}
+
 /// The readable entries of `dir` (`*.json`), with their file names. A file that vanished
 /// (sent meanwhile) or cannot be read is skipped.
 fn entries(dir: &Path) -> Vec<(String, Entry)> {

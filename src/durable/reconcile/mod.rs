@@ -5,6 +5,7 @@
 mod classify;
 mod fetch;
 mod local;
+mod status;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -15,6 +16,7 @@ use time::{Date, Duration, OffsetDateTime};
 use self::classify::{classify, group_hour};
 use self::fetch::Fetcher;
 use self::local::Known;
+pub use self::status::{LastReconcile, OutboxStatus, outbox_status};
 pub use self::types::{Reconcile, ReconcileItem, ReconcileReport, ReconcileState};
 use crate::api::common::{MAX_LIST_LIMIT, Partner};
 use crate::api::usage_record_group::{MeteringUsageRecordGroup, UsageRecordGroupStatus};

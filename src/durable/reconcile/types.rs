@@ -178,14 +178,17 @@ impl ReconcileItem {
         self.state.unwrap_or(ReconcileState::Missing)
     }
 
-    /// `true` only when the marketplace accepted it: state `reported` with an
-    /// [`Accepted`](MarketplaceVerdict::Accepted) verdict.
+    /// `true` only when the marketplace accepted it: an
+    /// [`Accepted`](MarketplaceVerdict::Accepted) verdict, in state `reported` (or
+    /// `unexpected`: sent by another producer, accepted all the same).
     pub fn is_accepted(&self) -> bool {
-        self.state() == ReconcileState::Reported
-            && self
-                .verdict
-                .as_ref()
-                .is_some_and(MarketplaceVerdict::is_accepted)
+        matches!(
+            self.state(),
+            ReconcileState::Reported | ReconcileState::Unexpected
+        ) && self
+            .verdict
+            .as_ref()
+            .is_some_and(MarketplaceVerdict::is_accepted)
     }
 }
 

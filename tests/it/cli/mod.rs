@@ -7,6 +7,7 @@ mod commands;
 mod fake_command;
 mod files;
 mod outbox;
+mod reconcile;
 mod resources;
 
 use std::io::Write;
