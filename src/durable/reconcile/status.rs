@@ -62,7 +62,7 @@ pub struct LastReconcile {
 /// assert_eq!(status.pending, 0);
 /// assert!(status.last_reconcile.is_none());
 /// # drop(outbox); std::fs::remove_dir_all(&dir).ok();
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
