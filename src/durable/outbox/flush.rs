@@ -6,8 +6,8 @@ use std::sync::PoisonError;
 
 use time::{Duration, OffsetDateTime};
 
-use super::store;
 use super::{Entry, Outbox, OutboxError};
+use super::{deadline, store};
 use crate::durable::ledger::LedgerLine;
 use crate::http::client::MeteringClient;
 use crate::http::error::Error;
@@ -50,6 +50,9 @@ pub struct FlushSummary {
     pub overdue: usize,
     /// Pending reports whose usage is older than Azure Marketplace accepts (24 hours).
     pub overdue_24h: usize,
+    /// Pending reports whose marketplace cut-off (the hour + 6 h for AWS, + 24 h for Azure)
+    /// comes within the hour: sent first, and warned about before it passes.
+    pub near_cutoff: usize,
     /// The last failure that kept a report pending, if any.
     pub last_error: Option<String>,
 }
@@ -102,8 +105,13 @@ fn backoff(attempts: u32, first: std::time::Duration, max: std::time::Duration) 
 }
 
 impl Outbox {
-    /// Sends what is pending, oldest first, each as a single report with its id, and tells
-    /// what happened.
+    /// Sends what is pending, each as a single report with its id, and tells what happened.
+    ///
+    /// Deadlines first: the reports closest to their marketplace's cut-off go first (the usage
+    /// hour + 6 h for AWS, + 24 h for Azure; an entitlement's marketplace is known once a
+    /// [`reconcile`](crate::reconcile) saw it, until then AWS's 6 h is assumed), then in
+    /// enqueue order. Reports still pending within an hour of their cut-off are counted in
+    /// [`FlushSummary::near_cutoff`] and logged as a warning, before the cut-off passes.
     ///
     /// * 2xx, or 409 to the id (recorded earlier): the entry is removed.
     /// * A failure about this report (5xx, a timeout, a lost answer, an answer over the size
@@ -149,11 +157,14 @@ impl Outbox {
         // The entitlements of the failures in a row (reset by any success).
         let mut failing: Vec<String> = Vec::new();
         let mut stopped = false;
-        for name in store::list(&self.pending)? {
+        // Deadlines first: the reports closest to their marketplace's cut-off.
+        let partners = crate::durable::ledger::read_partners(&self.dir().join("ledger"));
+        let names = deadline::order(&self.pending, store::list(&self.pending)?, &partners);
+        for (name, due) in names {
             let path = self.pending.join(&name);
             if stopped {
                 s.pending += 1;
-                count_age(&mut s, now, enqueued_at(&name));
+                count_age(&mut s, now, enqueued_at(&name), due);
                 continue;
             }
             let (mut entry, size) = match read_entry(&path) {
@@ -169,7 +180,7 @@ impl Outbox {
             if entry.retry_at.is_some_and(|at| at > now) {
                 s.pending += 1;
                 s.backing_off += 1;
-                count_age(&mut s, now, usage_time);
+                count_age(&mut s, now, usage_time, due);
                 continue;
             }
             let outcome = client.report_usage_record_group(&entry.entitlement_id, &entry.params);
@@ -211,14 +222,14 @@ impl Outbox {
                 Some(Verdict::Halt) => {
                     let e = outcome.unwrap_err();
                     s.pending += 1;
-                    count_age(&mut s, now, usage_time);
+                    count_age(&mut s, now, usage_time, due);
                     s.last_error = Some(error_chain(&e));
                     stopped = true;
                 }
                 Some(Verdict::Keep) => {
                     let e = outcome.unwrap_err();
                     s.pending += 1;
-                    count_age(&mut s, now, usage_time);
+                    count_age(&mut s, now, usage_time, due);
                     entry.attempts = entry.attempts.saturating_add(1);
                     let wait = backoff(entry.attempts, self.backoff.0, self.backoff.1);
                     entry.retry_at = now.checked_add(wait);
@@ -242,6 +253,13 @@ impl Outbox {
         if let Some(ledger) = &self.ledger {
             ledger.sync();
             ledger.prune(now);
+        }
+        if s.near_cutoff > 0 {
+            log::warn!(
+                target: "suger_metering",
+                "outbox: {} pending report(s) reach their marketplace's cut-off within the hour (sent first by the next flush)",
+                s.near_cutoff
+            );
         }
         if s.overdue > 0 {
             log::warn!(
@@ -321,7 +339,13 @@ fn enqueued_at(name: &str) -> OffsetDateTime {
         .unwrap_or_else(OffsetDateTime::now_utc)
 }
 
-fn count_age(s: &mut FlushSummary, now: OffsetDateTime, usage_time: OffsetDateTime) {
+fn count_age(
+    s: &mut FlushSummary,
+    now: OffsetDateTime,
+    usage_time: OffsetDateTime,
+    due: Option<OffsetDateTime>,
+) {
+    s.near_cutoff += usize::from(deadline::near(due, now));
     let age = now - usage_time;
     s.overdue += usize::from(age > AWS_LATE);
     s.overdue_24h += usize::from(age > AZURE_LATE);

@@ -13,6 +13,7 @@
 //! | `meter/` | the meter's journal segments |
 //! | `ledger/` | what Suger recorded, one file per day (see [`reconcile`](crate::reconcile)) |
 
+mod deadline;
 pub(crate) mod error;
 mod flush;
 pub(crate) mod store;
@@ -69,8 +70,8 @@ fn is_zero(n: &u32) -> bool {
 ///   returns only once it is on disk: written to `tmp/`, fsynced, renamed into `pending/`, the
 ///   directory fsynced (the maildir pattern). A crash at any instant leaves the report either
 ///   pending, complete, or absent; never half-written, never pending twice.
-/// * [`flush`](Outbox::flush) sends what is pending, oldest first, each as a single report with
-///   its id. An entry is removed only once Suger answered 2xx or 409 (this id is recorded); a
+/// * [`flush`](Outbox::flush) sends what is pending, closest to its marketplace's cut-off
+///   first, each as a single report with its id. An entry is removed only once Suger answered 2xx or 409 (this id is recorded); a
 ///   crash between that answer and the removal leaves the entry pending, and its resend is
 ///   answered 409: recorded once.
 /// * One holder at a time: the directory's `lock` file is locked for the life of the `Outbox`

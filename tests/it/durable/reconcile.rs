@@ -13,7 +13,7 @@ use suger_metering::{
 };
 use time::OffsetDateTime;
 
-use super::{TempDir, client, usage};
+use super::{TempDir, client, client_no_retry, usage};
 
 const TWO_DAYS: Duration = Duration::from_secs(48 * 3600);
 
@@ -642,4 +642,40 @@ fn pages_smaller_than_asked_origin_records_and_report_verdicts() {
             "groupStatus": "REPORTED", "recordedAt": "2026-11-20T10:05:00Z",
             "verdict": "accepted", "marketplaceRecordID": "mr-1"})
     );
+}
+
+#[test]
+fn a_flush_sends_the_reports_closest_to_their_cutoff_first_and_warns_before_it() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("deadlines");
+    let outbox = Outbox::open(dir.path()).unwrap();
+    // Enqueue order: azure (2 h old, cut-off in 22 h), aws (1 h old: in 5 h), unknown
+    // (5.5 h old: assumed AWS, in 30 min), aws2 (3 h old: in 3 h).
+    outbox.enqueue("e-azure", &with_id("azure", at(2))).unwrap();
+    outbox.enqueue("e-aws", &with_id("aws", at(1))).unwrap();
+    let mut late = at(0);
+    late.timestamp = Some(OffsetDateTime::now_utc() - time::Duration::minutes(330));
+    outbox.enqueue("e-new", &with_id("unknown", late)).unwrap();
+    outbox.enqueue("e-aws", &with_id("aws2", at(3))).unwrap();
+    // What a reconciliation learnt about the entitlements' marketplaces.
+    std::fs::write(
+        dir.join("ledger/partners.json"),
+        r#"{"e-azure":"AZURE","e-aws":"AWS"}"#,
+    )
+    .unwrap();
+    // Suger fails them all once: still pending, and the one near its cut-off is warned about.
+    fake.inject(
+        Fault::status(503)
+            .times(100)
+            .only(Operation::ReportUsageRecordGroup),
+    );
+    let s = outbox.flush(&client_no_retry(&fake)).unwrap();
+    assert_eq!((s.pending, s.near_cutoff), (4, 1), "{s:?}");
+    let order: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.operation == Some(Operation::ReportUsageRecordGroup))
+        .map(|r| r.json().unwrap()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, ["unknown", "aws2", "aws", "azure"]);
 }
