@@ -79,6 +79,16 @@ impl LedgerLine {
     }
 }
 
+/// How late a marketplace accepts usage after its hour: AWS (and AWS China) 6 hours, Azure
+/// 24 hours; `None` for another or an unknown one.
+pub(crate) fn late_window(partner: &str) -> Option<time::Duration> {
+    match partner {
+        "AWS" | "AWS_CHINA" => Some(time::Duration::hours(6)),
+        "AZURE" => Some(time::Duration::hours(24)),
+        _ => None,
+    }
+}
+
 /// `t` truncated to its hour, in UTC.
 pub(crate) fn hour_of(t: OffsetDateTime) -> OffsetDateTime {
     let t = t.to_offset(time::UtcOffset::UTC);

@@ -5,6 +5,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::journal::{self, Segment};
+use super::schedule::Schedule;
 use super::window::{Sums, groups};
 use super::{Clock, Inner, Meter, MeterStats, Padded, SHARDS, Shard, Stop};
 use crate::durable::outbox::{Outbox, OutboxError};
@@ -20,6 +21,7 @@ pub struct MeterBuilder {
     pub(super) max_series: usize,
     pub(super) shutdown_timeout: Duration,
     pub(super) clock: Option<Clock>,
+    pub(super) reconcile: Option<(Duration, Duration)>,
 }
 
 impl MeterBuilder {
@@ -62,6 +64,30 @@ impl MeterBuilder {
         self
     }
 
+    /// Reconciles on the meter's own schedule: every `interval`, the usage of the last
+    /// `window` ([`reconcile`](crate::reconcile) on the outbox's directory). The counts per
+    /// state and the problems land in [`MeterStats::reconciled`] and
+    /// [`MeterStats::problems`]; each problem is logged as a warning once, with its id,
+    /// entitlement, hour and message. Off by default; the first one runs after one
+    /// `interval`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use suger_metering::{fake::FakeSuger, Meter, Outbox};
+    /// # let fake = FakeSuger::start()?;
+    /// # let dir = std::env::temp_dir().join(format!("meter-doc-reconcile-{}", std::process::id()));
+    /// let meter = Meter::builder(fake.client())
+    ///     .outbox(Outbox::open(&dir)?)
+    ///     .reconcile_every(Duration::from_secs(3600), Duration::from_secs(48 * 3600))
+    ///     .start()?;
+    /// # meter.shutdown()?; drop(meter); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reconcile_every(mut self, interval: Duration, window: Duration) -> Self {
+        self.reconcile = Some((interval, window));
+        self
+    }
+
     /// Recovers what a previous run left (seals its journal again under the same ids, replays
     /// the open part) and starts the background thread.
     ///
@@ -93,6 +119,9 @@ impl MeterBuilder {
                 damaged,
                 ..MeterStats::default()
             }),
+            schedule: self
+                .reconcile
+                .map(|(interval, window)| Schedule::new(interval, window)),
             stop: Mutex::new(Stop::default()),
             wake: Condvar::new(),
         });

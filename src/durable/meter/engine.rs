@@ -123,6 +123,22 @@ impl Inner {
         result
     }
 
+    /// Runs the meter's own reconciliation when it is due, and keeps what it found.
+    fn reconcile_when_due(&self) {
+        let Some(schedule) = &self.schedule else {
+            return;
+        };
+        match schedule.tick(&self.client, self.outbox.dir()) {
+            None => {}
+            Some(Ok(report)) => {
+                let mut stats = lock(&self.stats);
+                stats.reconciled = report.counts();
+                stats.problems = report.problems().cloned().collect();
+            }
+            Some(Err(e)) => lock(&self.stats).last_error = Some(e),
+        }
+    }
+
     /// The background thread: seal and send every `interval` until asked to stop.
     pub(super) fn run(&self, interval: Duration) {
         let mut next = Instant::now() + interval;
@@ -152,6 +168,7 @@ impl Inner {
                 lock(&self.stats).last_error = Some(error_chain(&e));
             }
             let _ = self.send();
+            self.reconcile_when_due();
             next = Instant::now() + interval;
         }
         lock(&self.stop).done = true;

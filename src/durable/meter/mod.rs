@@ -3,6 +3,7 @@
 mod builder;
 mod engine;
 mod journal;
+mod schedule;
 mod window;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -11,10 +12,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use self::builder::MeterBuilder;
+use std::collections::BTreeMap;
+
 use self::journal::Segment;
+use self::schedule::Schedule;
 use self::window::{Group, Sums};
 use crate::api::usage_record_group::MeteringUsageRecord;
 use crate::durable::outbox::{FlushSummary, Outbox, OutboxError};
+use crate::durable::reconcile::{ReconcileItem, ReconcileState};
 use crate::http::client::MeteringClient;
 use crate::http::error::Error;
 
@@ -120,6 +125,12 @@ pub struct MeterStats {
     /// The last error of a seal or flush since the start, if any (a later success does not
     /// clear it).
     pub last_error: Option<String>,
+    /// Reports per state at the meter's last reconciliation
+    /// ([`MeterBuilder::reconcile_every`]); empty until one ran.
+    pub reconciled: BTreeMap<ReconcileState, usize>,
+    /// The problems that reconciliation found (`failed`, `invalid`, `missing`, `mismatch`,
+    /// `dead`), each also logged as a warning once.
+    pub problems: Vec<ReconcileItem>,
 }
 
 struct Inner {
@@ -141,6 +152,8 @@ struct Inner {
     /// Set while the backlog cannot be enqueued: `add` is refused.
     stalled: AtomicBool,
     stats: Mutex<MeterStats>,
+    /// Its own reconciliation, when asked for.
+    schedule: Option<Schedule>,
     stop: Mutex<Stop>,
     wake: Condvar,
 }
@@ -199,6 +212,7 @@ impl Meter {
             max_series: DEFAULT_MAX_SERIES,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             clock: None,
+            reconcile: None,
         }
     }
 

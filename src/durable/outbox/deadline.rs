@@ -10,8 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use super::flush::{AWS_LATE, AZURE_LATE};
-use crate::durable::ledger::hour_of;
+use crate::durable::ledger::{hour_of, late_window};
 
 /// How long before its cut-off a pending report is warned about.
 pub(crate) const WARN_BEFORE: Duration = Duration::hours(1);
@@ -35,10 +34,8 @@ struct PeekParams {
 
 /// The marketplace's cut-off for usage of `usage_time` (the hour + its late window).
 pub(crate) fn cutoff(partner: Option<&str>, usage_time: OffsetDateTime) -> OffsetDateTime {
-    let window = match partner {
-        Some("AZURE") => AZURE_LATE,
-        _ => AWS_LATE,
-    };
+    // Unknown: the strictest window, AWS's.
+    let window = partner.and_then(late_window).unwrap_or(Duration::hours(6));
     hour_of(usage_time).saturating_add(window)
 }
 

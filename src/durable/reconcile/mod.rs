@@ -287,12 +287,8 @@ impl<'r> ReportIndex<'r> {
 }
 
 /// How late a marketplace accepts usage, after its hour.
-pub(crate) fn late_window(partner: Option<&Partner>) -> Option<Duration> {
-    match partner? {
-        Partner::Aws | Partner::AwsChina => Some(Duration::hours(6)),
-        Partner::Azure => Some(Duration::hours(24)),
-        _ => None,
-    }
+fn late_window(partner: Option<&Partner>) -> Option<Duration> {
+    crate::durable::ledger::late_window(partner?.as_str())
 }
 
 /// Retries each `failed` item whose group is `REPORT_FAILED` and whose hour is still inside

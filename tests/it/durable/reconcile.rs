@@ -679,3 +679,58 @@ fn a_flush_sends_the_reports_closest_to_their_cutoff_first_and_warns_before_it()
         .collect();
     assert_eq!(order, ["unknown", "aws2", "aws", "azure"]);
 }
+
+#[test]
+fn a_meter_reconciles_on_its_own_schedule_and_keeps_the_problems_in_its_stats() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("meter-reconcile");
+    let meter = suger_metering::Meter::builder(client(&fake))
+        .outbox(Outbox::open(dir.path()).unwrap())
+        .flush_interval(Duration::from_millis(20))
+        .reconcile_every(Duration::from_millis(50), TWO_DAYS)
+        .start()
+        .unwrap();
+    meter.add("e1", "api_calls", 2.0).unwrap();
+    meter.add("e2", "api_calls", 3.0).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while fake.usage_record_groups().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "never sent");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let bad = fake.usage_record_groups()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fake.set_group_status(&bad, "INVALID");
+    while meter.stats().problems.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reconcile: {:?}",
+            meter.stats()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stats = meter.stats();
+    assert_eq!(stats.problems.len(), 1, "{stats:?}");
+    assert_eq!(stats.problems[0].id, bad);
+    assert_eq!(stats.problems[0].state(), ReconcileState::Invalid);
+    assert_eq!(stats.reconciled[&ReconcileState::Invalid], 1);
+    assert_eq!(stats.reconciled[&ReconcileState::AwaitingReport], 1);
+    meter.shutdown().unwrap();
+}
+
+#[test]
+fn a_meter_does_not_reconcile_unless_asked() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("meter-no-reconcile");
+    let meter = suger_metering::Meter::builder(client(&fake))
+        .outbox(Outbox::open(dir.path()).unwrap())
+        .flush_interval(Duration::from_millis(10))
+        .start()
+        .unwrap();
+    meter.add("e1", "api_calls", 2.0).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    meter.shutdown().unwrap();
+    assert!(fake.requests().iter().all(|r| r.method != "GET"));
+    assert!(meter.stats().reconciled.is_empty());
+}
