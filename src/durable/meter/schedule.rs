@@ -86,14 +86,18 @@ mod tests {
     #[test]
     fn each_problem_is_warned_about_once() {
         let s = Schedule::new(Duration::from_secs(1), Duration::from_secs(1));
-        let mut report = ReconcileReport::default();
-        let mut item = ReconcileItem::default();
-        item.id = "r-1".into();
-        item.state = Some(ReconcileState::Failed);
-        let mut fine = ReconcileItem::default();
-        fine.id = "r-2".into();
-        fine.state = Some(ReconcileState::Reported);
-        report.items = vec![item.clone(), fine];
+        let item = |id: &str, state| ReconcileItem {
+            id: id.into(),
+            state: Some(state),
+            ..Default::default()
+        };
+        let mut report = ReconcileReport {
+            items: vec![
+                item("r-1", ReconcileState::Failed),
+                item("r-2", ReconcileState::Reported),
+            ],
+            ..Default::default()
+        };
         s.warn_new(&report);
         s.warn_new(&report);
         assert_eq!(s.warned.lock().unwrap().len(), 1);
