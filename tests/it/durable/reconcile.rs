@@ -650,11 +650,14 @@ fn a_flush_sends_the_reports_closest_to_their_cutoff_first_and_warns_before_it()
     let dir = TempDir::new("deadlines");
     let outbox = Outbox::open(dir.path()).unwrap();
     // Enqueue order: azure (2 h old, cut-off in 22 h), aws (1 h old: in 5 h), unknown
-    // (5.5 h old: assumed AWS, in 30 min), aws2 (3 h old: in 3 h).
+    // (5 h and some: assumed AWS, within the hour), aws2 (3 h old: in 3 h).
     outbox.enqueue("e-azure", &with_id("azure", at(2))).unwrap();
     outbox.enqueue("e-aws", &with_id("aws", at(1))).unwrap();
     let mut late = at(0);
-    late.timestamp = Some(OffsetDateTime::now_utc() - time::Duration::minutes(330));
+    // The start of the hour 5 hours ago: its cut-off is the end of the current hour.
+    let now = OffsetDateTime::now_utc();
+    let this_hour = now.replace_time(time::Time::from_hms(now.hour(), 0, 0).unwrap());
+    late.timestamp = Some(this_hour - time::Duration::hours(5));
     outbox.enqueue("e-new", &with_id("unknown", late)).unwrap();
     outbox.enqueue("e-aws", &with_id("aws2", at(3))).unwrap();
     // What a reconciliation learnt about the entitlements' marketplaces.
