@@ -196,11 +196,12 @@ fn against_fake() -> Result<(), Box<dyn std::error::Error>> {
     for r in &listed.usage_record_reports {
         let info = r.info.clone().unwrap_or_default();
         println!(
-            "list_usage_record_reports -> {} for {} {}: {:?}",
+            "list_usage_record_reports -> {} for {} {}: {:?}; the marketplace's verdict: {}",
             r.id,
             r.entitlement_id,
             name(&info.status),
-            info.usage_record_group_ids
+            info.usage_record_group_ids,
+            r.verdict()
         );
     }
     let failed = client.list_usage_record_groups(

@@ -96,6 +96,7 @@ impl FakeSugerBuilder {
     /// ```json
     /// {
     ///   "billableMetrics": [{"id": "m1", "name": "API calls", "aggregationType": "SUM"}],
+    ///   "entitlements": [{"id": "ent-2", "partner": "AZURE"}],
     ///   "usageRecordGroups": [
     ///     {"id": "g1", "entitlementID": "ent-1", "records": {"api_calls": 3},
     ///      "timestamp": "2026-03-01T10:00:00Z", "status": "REPORT_FAILED"}
@@ -104,7 +105,8 @@ impl FakeSugerBuilder {
     /// }
     /// ```
     ///
-    /// Every key is optional. Metrics take the body of `createBillableMetric`, groups the body
+    /// Every key is optional. `entitlements` choose an entitlement's partner (`AWS`, the
+    /// default, `AZURE` or `GCP`; see [`FakeSuger::set_entitlement_partner`]). Metrics take the body of `createBillableMetric`, groups the body
     /// of `reportUsageRecordGroup` plus `entitlementID` and an optional `status` (default
     /// `CREATED`), the config the body of `updateUsageMeteringConfigInfo`; they are checked by
     /// the same rules as requests, and [`start`](Self::start) fails on the first one broken.

@@ -62,15 +62,47 @@
 //!   rejects the whole batch); only a batch whose quantities are *all* zero is rejected for zeros.
 //! * A body `timestamp` equal to Go's zero time counts as absent (the report time is used).
 //!   Timestamps are normalized to UTC.
-//! * Every group belongs to partner `AWS` and buyer `buyer-<entitlementID>`.
+//! * Every group belongs to buyer `buyer-<entitlementID>` and to its entitlement's partner:
+//!   `AWS` unless [`FakeSuger::set_entitlement_partner`] (or a seed's `entitlements`) chose
+//!   `AZURE` or `GCP`.
 //! * [`FakeSuger::run_report_cycle`] makes one report per entitlement, or two when some of that
 //!   entitlement's groups were marked with [`FakeSuger::fail_next_report_for`] (one `SUCCESS`
-//!   report for the others, one `FAILED` report for the marked ones).
+//!   report for the others, one `FAILED` report for the marked ones). See
+//!   [the report cycle](#report-cycle).
 //! * Billable metrics: a duplicate `id` is a 400; `status` in the create body is ignored
 //!   (always `ACTIVE`); an `organizationId` different from the path is a 400; `PATCH` fields that
 //!   are absent or `null` are left unchanged; `GET billableMetric` without `status` lists all.
 //! * `PATCH usageMeteringConfigInfo` keeps only `partnerUsageMeteringConfigs` (as Go would decode
 //!   the body into its struct).
+//!
+//! # Report cycle
+//!
+//! A group goes `CREATED` → `REPORT_PENDING` ([`FakeSuger::start_report_cycle`], optional) →
+//! `REPORTED` or `REPORT_FAILED` ([`FakeSuger::run_report_cycle`], which takes `CREATED` and
+//! `REPORT_PENDING` groups); a reported group carries `usageRecordReportID` (and, when
+//! `REPORTED`, `reportedTime`); `retry` of a `REPORT_FAILED` group puts it back to `CREATED`.
+//! Each report's `info` is what Suger keeps: `status` (`SUCCESS`/`FAILED`), `message`,
+//! `usageRecordGroupIds`, `reportedRecords` (v1 sums) or `aggregatedBillableRecords` (v2),
+//! `partner`, and the partner's own request and answer, one record per key and hour of the
+//! groups' timestamps:
+//!
+//! * AWS (`awsMeteringRequest`/`Response`): `BatchMeterUsage`'s `{"ProductCode",
+//!   "UsageRecords"}` and `{"Results": [{"MeteringRecordId", "Status": "Success",
+//!   "UsageRecord"}], "UnprocessedRecords": null}`, PascalCase as Go marshals the AWS SDK;
+//! * Azure (`azureMetering...`): the batch usage event `{"request": [...]}` and `{"count",
+//!   "result": [{"usageEventId", "status": "Accepted", ...}]}`;
+//! * GCP (`gcpMetering...`): Service Control's `{"operations": [...]}` and
+//!   `{"serviceConfigId", ...}` (no `reportErrors`: all accepted).
+//!
+//! A test decides the outcomes: [`fail_next_report_for`](FakeSuger::fail_next_report_for)
+//! (a group), [`fail_next_report_for_entitlement`](FakeSuger::fail_next_report_for_entitlement)
+//! and [`..._with_status`](FakeSuger::fail_next_report_for_entitlement_with_status) (an
+//! entitlement's next report, with the marketplace's own status per record, e.g. AWS
+//! `CustomerNotSubscribed`), [`set_group_status`](FakeSuger::set_group_status) (e.g.
+//! `INVALID`), [`lose_group`](FakeSuger::lose_group),
+//! [`alter_group_records`](FakeSuger::alter_group_records), [`max_page_size`](FakeSuger::max_page_size) (pages
+//! smaller than asked); [`clear_faults`](FakeSuger::clear_faults) forgets them and
+//! [`reset`](FakeSuger::reset) starts over from the seed.
 //!
 //! # Running it as a server
 //!
@@ -95,10 +127,17 @@
 //! | route | body | answer |
 //! |---|---|---|
 //! | `POST /_fake/report-cycle` | none | `{"usageRecordReportIds": [...]}` |
+//! | `POST /_fake/report-cycle/start` | none | `{"usageRecordGroupIds": [...]}` (now `REPORT_PENDING`) |
 //! | `POST /_fake/fail-next-report` | `{"usageRecordGroupId": "g1"}` | `{}` |
+//! | `POST /_fake/fail-next-report` | `{"entitlementId": "ent-1", "message": "...", "marketplaceStatus": "CustomerNotSubscribed"}` (status optional) | `{}` |
+//! | `POST /_fake/entitlement-partner` | `{"entitlementId": "ent-1", "partner": "AZURE"}` | `{}` |
 //! | `POST /_fake/group-status` | `{"usageRecordGroupId": "g1", "status": "REPORT_FAILED"}` | the group |
+//! | `POST /_fake/lose-group` | `{"usageRecordGroupId": "g1"}` | `{}` (404 if unknown) |
+//! | `POST /_fake/alter-group` | `{"usageRecordGroupId": "g1", "records": {"api_calls": 2}}` | the group |
+//! | `POST /_fake/max-page-size` | `{"maxPageSize": 5}` (`0` or `null`: no cap) | `{}` |
 //! | `POST /_fake/faults` | a fault (below) | `{}` |
-//! | `DELETE /_fake/faults` | none | `{}` (every queued fault dropped) |
+//! | `DELETE /_fake/faults` | none | `{}` (like [`FakeSuger::clear_faults`]: queued faults, report failures, page cap) |
+//! | `POST /_fake/reset` | none | `{}` (like [`FakeSuger::reset`]) |
 //! | `GET /_fake/requests` | none | `[{"method", "path", "query", "body", "operation"}, ...]` |
 //! | `DELETE /_fake/requests` | none | `{}` (recorded requests forgotten) |
 //! | `GET /_fake/state` | none | `{"usageRecordGroups", "usageRecordReports", "billableMetrics", "usageMeteringConfigInfo"}` |
@@ -117,7 +156,10 @@
 
 mod admin;
 mod builder;
+mod controls;
+mod exchange;
 mod fault;
+mod hooks;
 mod http;
 mod operation;
 mod parse;
@@ -127,6 +169,7 @@ mod seed;
 mod server;
 mod shared;
 mod state;
+mod stored;
 mod util;
 
 use std::fmt;
@@ -234,11 +277,15 @@ impl FakeSuger {
         &self.shared.org_id
     }
 
-    /// Runs one "hourly" report: every `CREATED` group becomes `REPORTED` (with `reportedTime`
-    /// and `usageRecordReportID` set), or `REPORT_FAILED` when it was marked with
-    /// [`fail_next_report_for`](Self::fail_next_report_for). Creates one usage record report per
-    /// entitlement (two if that entitlement has both failing and succeeding groups) and returns
-    /// the ids of the reports created, in order.
+    /// Runs one "hourly" report: every `CREATED` or `REPORT_PENDING` group becomes `REPORTED`
+    /// (with `reportedTime` and `usageRecordReportID` set), or `REPORT_FAILED` when it was
+    /// marked with [`fail_next_report_for`](Self::fail_next_report_for) or its entitlement's
+    /// next report was made to fail
+    /// ([`fail_next_report_for_entitlement`](Self::fail_next_report_for_entitlement)).
+    /// Creates one usage record report per entitlement (two if that entitlement has both
+    /// marked and unmarked groups), with the partner's request and answer in its `info` (see
+    /// [the module docs](self#report-cycle)), and returns the ids of the reports created, in
+    /// order.
     pub fn run_report_cycle(&self) -> Vec<String> {
         lock(&self.shared.state).run_report_cycle()
     }

@@ -1,23 +1,53 @@
-//! The fake's "hourly" report cycle: `CREATED` groups become usage record reports.
+//! The fake's "hourly" report cycle: `CREATED` groups go `REPORT_PENDING`, then become usage
+//! record reports and end `REPORTED` or `REPORT_FAILED`.
 //!
 //! Quantities are summed per dimension (v1) or billable metric key (v2) with saturation: a sum
 //! that would overflow to infinity stays at `f64::MAX` (or `-f64::MAX`), so a report never
-//! carries `inf`, `NaN` or a `null` quantity, whatever was reported.
+//! carries `inf`, `NaN` or a `null` quantity, whatever was reported. The marketplace exchange
+//! (`exchange.rs`) gets one record per key and hour of the groups' timestamps.
 
 use serde_json::{Value, json};
 
-use super::parse::nil_if_empty;
-use super::state::{Group, PARTNER, PRODUCT_ID, Report, State, time_json};
+use super::exchange::{self, Failure, Usage};
+use super::state::State;
+use super::stored::{Group, PRODUCT_ID, Report, time_json};
 use super::util::{format_rfc3339, go_number, new_uuid, now_nanos, saturating_add};
 
+/// The message of a report failed by `fail_next_report_for`.
+const MARKED_FAILURE: &str = "injected report failure (fail_next_report_for)";
+
+/// How one report ends.
+enum Outcome {
+    Success,
+    Failed {
+        message: String,
+        marketplace_status: Option<String>,
+    },
+}
+
+const HOUR: i128 = 3_600_000_000_000;
+
 impl State {
+    /// The first half of a cycle: every `CREATED` group becomes `REPORT_PENDING` (Suger has
+    /// taken it for the report). Returns their ids.
+    pub(crate) fn start_report_cycle(&mut self) -> Vec<String> {
+        let now = now_nanos();
+        let mut ids = Vec::new();
+        for g in self.groups.iter_mut().filter(|g| g.status == "CREATED") {
+            g.status = "REPORT_PENDING".to_string();
+            g.last_update = now;
+            ids.push(g.id.clone());
+        }
+        ids
+    }
+
     /// One hourly report: see `FakeSuger::run_report_cycle`.
     pub(crate) fn run_report_cycle(&mut self) -> Vec<String> {
         let now = now_nanos();
-        // (entitlement, failed, group indexes), in order of first appearance.
+        // (entitlement, marked to fail, group indexes), in order of first appearance.
         let mut batches: Vec<(String, bool, Vec<usize>)> = Vec::new();
         for (i, g) in self.groups.iter().enumerate() {
-            if g.status != "CREATED" {
+            if g.status != "CREATED" && g.status != "REPORT_PENDING" {
                 continue;
             }
             let failed = match self.fail_marks.iter().position(|m| *m == g.id) {
@@ -36,9 +66,28 @@ impl State {
             }
         }
         let mut ids = Vec::with_capacity(batches.len());
-        for (entitlement, failed, idxs) in batches {
+        for (entitlement, marked, idxs) in batches {
+            let outcome = if marked {
+                Outcome::Failed {
+                    message: MARKED_FAILURE.to_string(),
+                    marketplace_status: None,
+                }
+            } else if let Some(p) = self
+                .entitlement_failures
+                .iter()
+                .position(|f| f.entitlement == entitlement)
+            {
+                let f = self.entitlement_failures.remove(p);
+                Outcome::Failed {
+                    message: f.message,
+                    marketplace_status: f.marketplace_status,
+                }
+            } else {
+                Outcome::Success
+            };
+            let failed = matches!(outcome, Outcome::Failed { .. });
             let report_id = new_uuid();
-            let report = self.build_report(&report_id, &entitlement, failed, &idxs, now);
+            let report = self.build_report(&report_id, &entitlement, &outcome, &idxs, now);
             for &i in &idxs {
                 let g = &mut self.groups[i];
                 g.status = if failed { "REPORT_FAILED" } else { "REPORTED" }.to_string();
@@ -56,7 +105,7 @@ impl State {
         &self,
         report_id: &str,
         entitlement: &str,
-        failed: bool,
+        outcome: &Outcome,
         idxs: &[usize],
         now: i128,
     ) -> Report {
@@ -72,14 +121,31 @@ impl State {
             Some(e) => e.1 = saturating_add(e.1, qty),
             None => acc.push((k.to_string(), qty)),
         };
+        // Per key and hour, for the marketplace.
+        let mut hourly: Vec<Usage> = Vec::new();
+        let mut add_hourly = |key: &str, hour: i128, qty: f64| match hourly
+            .iter_mut()
+            .find(|u| u.key == key && u.hour == hour)
+        {
+            Some(u) => u.quantity = saturating_add(u.quantity, qty),
+            None => hourly.push(Usage {
+                key: key.to_string(),
+                hour,
+                quantity: qty,
+            }),
+        };
         for g in &groups {
+            let hour = g.timestamp - g.timestamp.rem_euclid(HOUR);
             for (k, v) in g.records.iter().flatten() {
-                add(&mut v1, k, v.as_f64().unwrap_or(0.0));
+                let qty = v.as_f64().unwrap_or(0.0);
+                add(&mut v1, k, qty);
+                add_hourly(k, hour, qty);
             }
             for r in g.billable.iter().flatten() {
                 let k = r.get("key").and_then(Value::as_str).unwrap_or("");
                 let qty = r.get("quantity").and_then(Value::as_f64).unwrap_or(0.0);
                 add(&mut v2, k, qty);
+                add_hourly(k, hour, qty);
             }
         }
         let reported_records = if v1.is_empty() {
@@ -108,54 +174,43 @@ impl State {
             )
         };
         let now_s = format_rfc3339(now);
-        let usage: Vec<Value> = v1
-            .iter()
-            .chain(v2.iter())
-            .map(|(k, v)| {
-                json!({
-                    "CustomerIdentifier": buyer,
-                    "Dimension": k,
-                    "Quantity": v.round() as i64,
-                    "Timestamp": now_s,
-                    "UsageAllocations": null,
-                })
-            })
-            .collect();
-        let aws_request =
-            json!({ "ProductCode": PRODUCT_ID, "UsageRecords": nil_if_empty(usage.clone()) });
-        let aws_response = if failed {
-            Value::Null
-        } else {
-            let results: Vec<Value> = usage
-                .iter()
-                .map(|u| {
-                    json!({
-                        "meteringRecordId": new_uuid(),
-                        "status": "Success",
-                        "usageRecord": {
-                            "customerIdentifier": u["CustomerIdentifier"],
-                            "dimension": u["Dimension"],
-                            "quantity": u["Quantity"],
-                            "timestamp": u["Timestamp"],
-                            "usageAllocations": null,
-                        },
-                    })
-                })
-                .collect();
-            json!({ "resultMetadata": {}, "results": nil_if_empty(results), "unprocessedRecords": null })
+        let partner = self.partner_of(entitlement).to_string();
+        let failure = match outcome {
+            Outcome::Success => None,
+            Outcome::Failed {
+                message,
+                marketplace_status,
+            } => Some(Failure {
+                message,
+                status: marketplace_status.as_deref(),
+            }),
         };
+        let played = exchange::play(
+            &partner,
+            &buyer,
+            entitlement,
+            now,
+            &hourly,
+            failure.as_ref(),
+        );
+        let prefix = match partner.as_str() {
+            "AZURE" => "azure",
+            "GCP" => "gcp",
+            _ => "aws",
+        };
+        let failed = failure.is_some();
         let start = groups.iter().map(|g| g.timestamp).min();
-        let info = json!({
+        let mut info = json!({
             "status": if failed { "FAILED" } else { "SUCCESS" },
-            "message": if failed { "injected report failure (fail_next_report_for)" } else { "" },
+            "message": played.message,
             "usageRecordGroupIds": groups.iter().map(|g| g.id.clone()).collect::<Vec<_>>(),
             "reportedRecords": reported_records,
             "aggregatedBillableRecords": aggregated,
             "startTime": time_json(start),
             "endTime": now_s,
-            "partner": PARTNER,
-            "awsMeteringRequest": aws_request,
-            "awsMeteringResponse": aws_response,
+            "partner": partner,
+            "awsMeteringRequest": null,
+            "awsMeteringResponse": null,
             "azureMeteringRequest": null,
             "azureMeteringResponse": null,
             "gcpMeteringRequest": null,
@@ -177,13 +232,15 @@ impl State {
             "usedCreditAmount": 0,
             "usedCreditAmountIncrement": 0,
         });
+        info[format!("{prefix}MeteringRequest")] = played.request;
+        info[format!("{prefix}MeteringResponse")] = played.response;
         let json = json!({
             "id": report_id,
             "organizationID": self.org,
             "entitlementID": entitlement,
             "entitlementTermID": "",
             "buyerID": buyer,
-            "partner": PARTNER,
+            "partner": partner,
             "productID": PRODUCT_ID,
             "creationTime": now_s,
             "info": info,
@@ -192,7 +249,7 @@ impl State {
             creation: now,
             entitlement: entitlement.to_string(),
             buyer,
-            partner: PARTNER.to_string(),
+            partner,
             json,
         }
     }

@@ -30,6 +30,7 @@ impl State {
         let seed = seed.as_object().ok_or("the seed must be a JSON object")?;
         let known = [
             "billableMetrics",
+            "entitlements",
             "usageRecordGroups",
             "usageMeteringConfigInfo",
         ];
@@ -41,6 +42,10 @@ impl State {
             self.create_metric(&body)
                 .map_err(|r| format!("billableMetrics[{i}]: {}", message(r)))?;
         }
+        for (i, e) in list(seed, "entitlements")?.iter().enumerate() {
+            self.seed_entitlement(e)
+                .map_err(|m| format!("entitlements[{i}]: {m}"))?;
+        }
         for (i, g) in list(seed, "usageRecordGroups")?.iter().enumerate() {
             self.seed_group(g)
                 .map_err(|m| format!("usageRecordGroups[{i}]: {m}"))?;
@@ -50,7 +55,23 @@ impl State {
             self.update_config(&body)
                 .map_err(|r| format!("usageMeteringConfigInfo: {}", message(r)))?;
         }
+        self.seed = Some(Value::Object(seed.clone()));
         Ok(())
+    }
+
+    /// `{"id": "ent-1", "partner": "AZURE"}`: the entitlement's marketplace.
+    fn seed_entitlement(&mut self, e: &Value) -> Result<(), String> {
+        let obj = e.as_object().ok_or("must be an object")?;
+        let id = obj
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or("id (a non-empty string) is required")?;
+        match obj.get("partner") {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::String(p)) => self.set_partner(id, p),
+            Some(_) => Err("partner must be a string".to_string()),
+        }
     }
 
     fn seed_group(&mut self, g: &Value) -> Result<(), String> {

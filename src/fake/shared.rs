@@ -40,3 +40,18 @@ pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
     pub(crate) conns: Mutex<Conns>,
 }
+
+impl Shared {
+    /// Drops queued faults and every report outcome and page cap a test decided.
+    pub(crate) fn clear_faults(&self) {
+        lock(&self.faults).clear();
+        lock(&self.state).clear_test_outcomes();
+    }
+
+    /// No faults, no recorded requests, the state back to the seed.
+    pub(crate) fn reset(&self) {
+        lock(&self.faults).clear();
+        lock(&self.requests).clear();
+        lock(&self.state).reset();
+    }
+}

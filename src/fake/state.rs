@@ -1,7 +1,7 @@
 //! The state machine behind the 13 operations. Everything here works on `serde_json::Value`
 //! and private structs, independent of the client crate's model types.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::parse::{
     MAX_ID_CHARS, NewGroup, check_metric_description, check_metric_name, date_param, date_range,
@@ -9,119 +9,8 @@ use super::parse::{
     parse_object, q,
 };
 use super::routing::{HResult, Reply, Route, bad, error};
-use super::util::{GO_ZERO_TIME, day_of, format_rfc3339, new_uuid, now_nanos};
-
-/// The partner every fake entitlement belongs to.
-pub(super) const PARTNER: &str = "AWS";
-/// The product id written into usage record reports.
-pub(super) const PRODUCT_ID: &str = "fake-product";
-
-pub(super) fn time_json(nanos: Option<i128>) -> Value {
-    match nanos {
-        Some(n) => Value::String(format_rfc3339(n)),
-        None => Value::String(GO_ZERO_TIME.to_string()),
-    }
-}
-
-/// A stored usage record group.
-#[derive(Debug, Clone)]
-pub(super) struct Group {
-    pub(super) id: String,
-    pub(super) entitlement: String,
-    pub(super) buyer: String,
-    pub(super) partner: String,
-    pub(super) serial: i64,
-    pub(super) status: String,
-    pub(super) records: Option<Map<String, Value>>,
-    pub(super) billable: Option<Vec<Value>>,
-    pub(super) timestamp: i128,
-    pub(super) creation: i128,
-    pub(super) last_update: i128,
-    pub(super) reported: Option<i128>,
-    pub(super) report_id: String,
-}
-
-impl Group {
-    pub(super) fn meta_info(&self) -> Value {
-        json!({
-            "SkipValidation": false,
-            "billableRecords": self.billable.clone().map_or(Value::Null, Value::Array),
-            "lagoAmount": 0,
-            "lagoSubscriptionID": "",
-            "lagoUsageStartTime": GO_ZERO_TIME,
-            "metronomeDailyCostAmount": 0,
-            "metronomeInvoiceID": "",
-            "metronomeMonthlyInvoiceAmount": 0,
-            "metronomeMonthlyInvoiceAmountAdjusted": 0,
-            "originRecords": self.records.clone().map_or(Value::Null, Value::Object),
-            "source": "API",
-            "stripeInvoiceID": "",
-            "stripePeriodEndTime": GO_ZERO_TIME,
-            "stripePeriodStartTime": GO_ZERO_TIME,
-            "stripeSubscriptionItemID": "",
-            "stripeUsageRecordSummaryID": "",
-            "stripeUsageRecordSummaryTotalUsage": 0,
-            "timestamp": format_rfc3339(self.timestamp),
-        })
-    }
-
-    pub(super) fn to_json(&self, org: &str) -> Value {
-        json!({
-            "id": self.id,
-            "organizationID": org,
-            "entitlementID": self.entitlement,
-            "buyerID": self.buyer,
-            "partner": self.partner,
-            "serialID": self.serial,
-            "status": self.status,
-            "records": self.records.clone().map_or(Value::Null, Value::Object),
-            "metaInfo": self.meta_info(),
-            "creationTime": format_rfc3339(self.creation),
-            "lastUpdateTime": format_rfc3339(self.last_update),
-            "reportedTime": time_json(self.reported),
-            "usageRecordReportID": self.report_id,
-        })
-    }
-}
-
-/// A stored usage record report (kept as JSON, plus the fields filters need).
-#[derive(Debug, Clone)]
-pub(super) struct Report {
-    pub(super) creation: i128,
-    pub(super) entitlement: String,
-    pub(super) buyer: String,
-    pub(super) partner: String,
-    pub(super) json: Value,
-}
-
-/// A stored billable metric.
-#[derive(Debug, Clone)]
-pub(super) struct Metric {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) description: String,
-    pub(super) aggregation_type: Value,
-    pub(super) info: Value,
-    pub(super) status: String,
-    pub(super) creation: i128,
-    pub(super) last_update: i128,
-}
-
-impl Metric {
-    pub(super) fn to_json(&self, org: &str) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "organizationId": org,
-            "aggregationType": self.aggregation_type,
-            "info": self.info,
-            "status": self.status,
-            "creationTime": format_rfc3339(self.creation),
-            "lastUpdateTime": format_rfc3339(self.last_update),
-        })
-    }
-}
+use super::stored::{EntitlementFailure, Group, Metric, Report};
+use super::util::{day_of, new_uuid, now_nanos};
 
 /// The whole fake server state.
 #[derive(Debug)]
@@ -132,7 +21,16 @@ pub(crate) struct State {
     pub(super) metrics: Vec<Metric>,
     pub(super) config: Value,
     pub(super) next_serial: i64,
+    /// Group ids whose next report fails (`fail_next_report_for`).
     pub(super) fail_marks: Vec<String>,
+    /// Entitlements whose next report fails, with the message and marketplace status.
+    pub(super) entitlement_failures: Vec<EntitlementFailure>,
+    /// Entitlement → partner (`AWS`, `AZURE`, `GCP`); absent: [`PARTNER`].
+    pub(super) partners: Vec<(String, String)>,
+    /// Most items a list page carries, whatever `limit` asks (test hook).
+    pub(super) max_page_size: Option<usize>,
+    /// The seed the state was loaded from, for `reset`.
+    pub(super) seed: Option<Value>,
 }
 
 impl State {
@@ -146,6 +44,10 @@ impl State {
             config: json!({ "partnerUsageMeteringConfigs": null }),
             next_serial: 1,
             fail_marks: Vec::new(),
+            entitlement_failures: Vec::new(),
+            partners: Vec::new(),
+            max_page_size: None,
+            seed: None,
         }
     }
 
@@ -196,8 +98,8 @@ impl State {
         let group = Group {
             id,
             buyer: format!("buyer-{}", g.entitlement),
+            partner: self.partner_of(&g.entitlement).to_string(),
             entitlement: g.entitlement,
-            partner: PARTNER.to_string(),
             serial: self.next_serial,
             status: "CREATED".to_string(),
             records: g.records,
@@ -295,7 +197,12 @@ impl State {
             })
             .map(|g| g.to_json(&self.org))
             .collect();
-        Ok(page("usageRecordGroups", items, limit, offset))
+        Ok(page(
+            "usageRecordGroups",
+            items,
+            self.page_limit(limit),
+            offset,
+        ))
     }
 
     /// Finds a group for delete/retry, honouring `creationDate`.
@@ -358,7 +265,12 @@ impl State {
             })
             .map(|r| r.json.clone())
             .collect();
-        Ok(page("usageRecordReports", items, limit, offset))
+        Ok(page(
+            "usageRecordReports",
+            items,
+            self.page_limit(limit),
+            offset,
+        ))
     }
 
     pub(super) fn create_metric(&mut self, body: &[u8]) -> HResult {
@@ -464,23 +376,6 @@ impl State {
         };
         self.config = json!({ "partnerUsageMeteringConfigs": configs });
         Ok(self.config.clone())
-    }
-
-    /// Marks a group id so that it fails at the next report cycle that processes it.
-    pub(crate) fn mark_failure(&mut self, id: &str) {
-        self.fail_marks.push(id.to_string());
-    }
-
-    /// Sets a group's status (test hook). Returns false when there is no such group.
-    pub(crate) fn set_group_status(&mut self, id: &str, status: &str) -> bool {
-        match self.groups.iter_mut().find(|g| g.id == id) {
-            Some(g) => {
-                g.status = status.to_string();
-                g.last_update = now_nanos();
-                true
-            }
-            None => false,
-        }
     }
 
     /// All stored groups (every status), serialized.

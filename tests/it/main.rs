@@ -12,6 +12,7 @@ mod config_info;
 mod decoding;
 mod durable;
 mod errors;
+mod fake_cycle;
 mod fake_http;
 mod fake_server;
 mod faults;

@@ -92,7 +92,10 @@ pub(super) fn classify_text(text: &str) -> Option<MarketplaceVerdict> {
         return None;
     }
     Some(
-        if has(&[
+        // An expired credential of Suger's is not late usage: it may pass once renewed.
+        if has(&["expiredtoken", "token is expired", "token has expired"]) {
+            MarketplaceVerdict::Retryable { message }
+        } else if has(&[
             "timestampoutofbounds",
             "expired",
             "too old",

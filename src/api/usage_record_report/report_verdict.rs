@@ -126,20 +126,23 @@ impl MeteringUsageRecordReport {
             return None;
         }
         let overall = self.verdict();
-        if !matches!(
-            info.status,
-            Some(UsageRecordReportStatus::Success)
-                | Some(UsageRecordReportStatus::Unspecified)
-                | None
-        ) {
+        let answer = marketplace::read(self);
+        // Per record only where a success could be read for the whole report.
+        let success = match info.status {
+            Some(UsageRecordReportStatus::Success) => true,
+            Some(UsageRecordReportStatus::Unspecified) | None => answer.explicit,
+            _ => false,
+        };
+        if !success {
             return Some(overall);
         }
         let mut keys: Vec<&str> = group.records.keys().map(String::as_str).collect();
         if let Some(meta) = &group.meta_info {
             keys.extend(meta.billable_records.iter().map(|r| r.key.as_str()));
         }
-        let records = marketplace::read(self).records.unwrap_or_default();
-        let mine: Vec<MarketplaceRecordVerdict> = records
+        let mine: Vec<MarketplaceRecordVerdict> = answer
+            .records
+            .unwrap_or_default()
             .into_iter()
             .filter(|r| r.dimension.as_deref().is_some_and(|d| keys.contains(&d)))
             .collect();

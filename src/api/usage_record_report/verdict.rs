@@ -113,6 +113,13 @@ impl MarketplaceVerdict {
 
     /// The message or reason it carries, if any (`None` for `Accepted`, `Duplicate` and
     /// `Unknown`).
+    ///
+    /// ```
+    /// use suger_metering::MarketplaceVerdict;
+    /// let v = MarketplaceVerdict::Invalid { reason: "unknown dimension".into() };
+    /// assert_eq!(v.message(), Some("unknown dimension"));
+    /// assert_eq!(MarketplaceVerdict::Accepted { record_id: None }.message(), None);
+    /// ```
     pub fn message(&self) -> Option<&str> {
         match self {
             MarketplaceVerdict::TooLate { message }
@@ -170,7 +177,7 @@ impl fmt::Display for MarketplaceVerdict {
 /// event, one GCP operation), with what the answer says about the record.
 ///
 /// Response-only and `#[non_exhaustive]`: outside this crate, read it from
-/// [`MeteringUsageRecordReport::record_verdicts`].
+/// [`MeteringUsageRecordReport::record_verdicts`](crate::MeteringUsageRecordReport::record_verdicts).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct MarketplaceRecordVerdict {

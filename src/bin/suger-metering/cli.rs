@@ -109,9 +109,12 @@ unexpected, retried. Exit 0 when none is failed, invalid, missing, mismatch or d
     #[command(
         after_help = "Example:\n  suger-metering fake --port 0 --seed seed.json\n\n\
 Prints SUGER_API_BASE_URL=..., SUGER_API_KEY=... and SUGER_ORG_ID=... as soon as it listens.\n\
-Admin routes (no auth): POST /_fake/report-cycle, POST /_fake/faults (JSON fault),\n\
-DELETE /_fake/faults, GET /_fake/requests, DELETE /_fake/requests, GET /_fake/state,\n\
-POST /_fake/fail-next-report, POST /_fake/group-status."
+Admin routes (no auth): POST /_fake/report-cycle, POST /_fake/report-cycle/start,\n\
+POST /_fake/faults (JSON fault), DELETE /_fake/faults (also report failures, page cap),\n\
+GET /_fake/requests, DELETE /_fake/requests, GET /_fake/state, POST /_fake/reset,\n\
+POST /_fake/fail-next-report ({usageRecordGroupId} or {entitlementId, message,\n\
+marketplaceStatus}), POST /_fake/entitlement-partner, POST /_fake/group-status,\n\
+POST /_fake/lose-group, POST /_fake/alter-group, POST /_fake/max-page-size."
     )]
     Fake(FakeArgs),
 }

@@ -277,6 +277,15 @@ fn suger_status_alone() {
         report_with("AWS", status, message, "awsMeteringResponse", Value::Null).verdict()
     };
     assert_eq!(r("SUCCESS", ""), Accepted { record_id: None });
+    // Suger's own expired credential is not late usage.
+    assert!(matches!(
+        r(
+            "FAILED",
+            "ExpiredTokenException: The security token included in the request is expired"
+        ),
+        Retryable { .. }
+    ));
+    assert!(matches!(r("FAILED", "usage event expired"), TooLate { .. }));
     assert_eq!(
         r(
             "FAILED",

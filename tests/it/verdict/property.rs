@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
+use suger_metering::MeteringUsageRecordGroup;
+
 use super::report_with;
 
 /// A small deterministic generator (xorshift), so the property runs the same everywhere.
@@ -196,13 +198,18 @@ fn random_answers_never_panic_and_are_accepted_only_on_success() {
         let text = serde_json::to_string(&answer).unwrap();
         let answer_holds_success =
             text.to_lowercase().contains("success") || text.to_lowercase().contains("accepted");
-        let report = report_with(partner, status, "", key, answer.clone());
+        let mut report = report_with(partner, status, "", key, answer.clone());
+        report.info.as_mut().unwrap().usage_record_group_ids = vec!["g".into()];
         let verdict = report.verdict();
         let _ = report.record_verdicts();
         let _ = verdict.to_string();
+        let mut group = MeteringUsageRecordGroup::default();
+        group.id = "g".into();
+        group.records = [("x".to_string(), 1.0), ("Success".to_string(), 1.0)].into();
+        let for_group = report.verdict_for_group(&group).expect("carried");
         // The same answer, kept by Suger as a JSON string.
         let as_string = report_with(partner, status, "", key, json!(text)).verdict();
-        for v in [&verdict, &as_string] {
+        for v in [&verdict, &as_string, &for_group] {
             if v.is_accepted() {
                 assert!(
                     status == "SUCCESS" || answer_holds_success,
