@@ -20,7 +20,7 @@ pub use self::status::{LastReconcile, OutboxStatus, outbox_status};
 pub use self::types::{Reconcile, ReconcileItem, ReconcileReport, ReconcileState};
 use crate::api::common::{MAX_LIST_LIMIT, Partner};
 use crate::api::usage_record_group::{MeteringUsageRecordGroup, UsageRecordGroupStatus};
-use crate::api::usage_record_report::MeteringUsageRecordReport;
+use crate::api::usage_record_report::{MarketplaceVerdict, MeteringUsageRecordReport};
 use crate::durable::ledger::write_side_file;
 use crate::durable::outbox::OutboxError;
 use crate::http::client::MeteringClient;
@@ -292,7 +292,8 @@ fn late_window(partner: Option<&Partner>) -> Option<Duration> {
 }
 
 /// Retries each `failed` item whose group is `REPORT_FAILED` and whose hour is still inside
-/// its marketplace's window: once; the item becomes `retried`.
+/// its marketplace's window, once; the item becomes `retried`. Not one the marketplace refused
+/// for a reason a retry cannot change (not entitled, invalid, duplicate).
 fn retry_failed(
     fetch: &mut Fetcher<'_>,
     items: &mut [ReconcileItem],
@@ -310,6 +311,20 @@ fn retry_failed(
             item.message = format!(
                 "{}; not retried: Suger retries only REPORT_FAILED groups",
                 item.message
+            );
+            continue;
+        }
+        // A refusal that a retry cannot change stays failed (and keeps alerting).
+        if let Some(
+            v @ (MarketplaceVerdict::NotEntitled { .. }
+            | MarketplaceVerdict::Invalid { .. }
+            | MarketplaceVerdict::Duplicate { .. }),
+        ) = &item.verdict
+        {
+            item.message = format!(
+                "{}; not retried: the marketplace's answer ({}) would not change",
+                item.message,
+                v.name()
             );
             continue;
         }

@@ -285,7 +285,9 @@ impl Reconcile {
 
     /// Retries (once, with [`retry_usage_record_group`](crate::MeteringClient::retry_usage_record_group))
     /// each `failed` group still inside its marketplace's late-usage window (AWS 6 h, Azure
-    /// 24 h after the hour); its state becomes `retried`. Older ones stay `failed`, saying so.
+    /// 24 h after the hour); its state becomes `retried`. Older ones stay `failed`, saying so,
+    /// and so do those the marketplace refused for a reason a retry cannot change (its
+    /// verdict is not entitled, invalid or duplicate).
     /// Defaults to `false`.
     pub fn retry_failed(mut self, retry: bool) -> Self {
         self.retry_failed = retry;

@@ -737,3 +737,111 @@ fn a_meter_does_not_reconcile_unless_asked() {
     assert!(fake.requests().iter().all(|r| r.method != "GET"));
     assert!(meter.stats().reconciled.is_empty());
 }
+
+/// The fake plays the whole cycle: pages smaller than asked, a lost group, altered quantities,
+/// an entitlement whose report fails with a message, the marketplaces' own answers, and
+/// Azure's longer late window for `retry_failed`.
+#[test]
+fn the_whole_cycle_with_the_fakes_controls_and_pages_smaller_than_asked() {
+    let fake = FakeSuger::start().unwrap();
+    let dir = TempDir::new("reconcile-cycle");
+    let c = client(&fake);
+    fake.set_entitlement_partner("e-azure", "AZURE");
+    fake.set_entitlement_partner("e-gcp", "GCP");
+    let outbox = Outbox::open(dir.path()).unwrap();
+    for i in 0..24 {
+        outbox
+            .enqueue("e-aws", &with_id(&format!("aws-{i}"), at(1)))
+            .unwrap();
+    }
+    outbox.enqueue("e-gcp", &with_id("gcp-1", at(1))).unwrap();
+    outbox
+        .enqueue("e-unsub", &with_id("unsub-1", at(1)))
+        .unwrap();
+    outbox
+        .enqueue("e-azure", &with_id("azure-old", at(7)))
+        .unwrap();
+    outbox
+        .enqueue("e-late", &with_id("aws-old", at(7)))
+        .unwrap();
+    outbox
+        .enqueue("e-late", &with_id("aws-new", at(1)))
+        .unwrap();
+    assert_eq!(outbox.flush(&c).unwrap().recorded, 29);
+    fake.lose_group("aws-3");
+    fake.alter_group_records("aws-4", [("api_calls", 2.0)]);
+    fake.fail_next_report_for_entitlement_with_status(
+        "e-unsub",
+        "CustomerNotSubscribed",
+        "the buyer unsubscribed",
+    );
+    fake.fail_next_report_for_entitlement("e-azure", "the hour is too old");
+    fake.fail_next_report_for_entitlement("e-late", "the hour is too old");
+    fake.run_report_cycle();
+    fake.max_page_size(5);
+    fake.clear_requests();
+
+    let r = reconcile(
+        &c,
+        dir.path(),
+        &Reconcile::since(TWO_DAYS).retry_failed(true),
+    )
+    .unwrap();
+    let item = |id: &str| r.items.iter().find(|i| i.id == id).unwrap();
+    assert_eq!(r.count(ReconcileState::Reported), 22 + 1, "{r:#?}");
+    assert_eq!(item("aws-0").verdict.as_ref().unwrap().name(), "accepted");
+    assert!(item("aws-0").marketplace_record_id.is_some());
+    assert_eq!(
+        item("gcp-1").state(),
+        ReconcileState::Reported,
+        "{:?}",
+        item("gcp-1")
+    );
+    assert_eq!(item("aws-3").state(), ReconcileState::Missing);
+    assert_eq!(item("aws-4").state(), ReconcileState::Mismatch);
+    assert_eq!(item("aws-4").at_suger.as_ref().unwrap()["api_calls"], 2.0);
+    // Inside the window, but a retry cannot make the buyer subscribed: not retried.
+    assert_eq!(item("unsub-1").state(), ReconcileState::Failed);
+    assert!(
+        item("unsub-1").message.contains("not retried"),
+        "{}",
+        item("unsub-1").message
+    );
+    assert_eq!(
+        item("unsub-1").verdict.as_ref().unwrap().name(),
+        "not_entitled"
+    );
+    // 7 hours old: Azure still takes it (24 h), AWS does not (6 h); the newer AWS one is retried.
+    assert_eq!(
+        item("azure-old").state(),
+        ReconcileState::Retried,
+        "{:?}",
+        item("azure-old")
+    );
+    assert_eq!(
+        item("aws-old").state(),
+        ReconcileState::Failed,
+        "{:?}",
+        item("aws-old")
+    );
+    assert!(
+        item("aws-old")
+            .message
+            .contains("the hour is too old; not retried"),
+        "{}",
+        item("aws-old").message
+    );
+    assert_eq!(item("aws-new").state(), ReconcileState::Retried);
+    let retried: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|q| q.path.ends_with("/retry"))
+        .map(|q| q.path.clone())
+        .collect();
+    assert_eq!(retried.len(), 2, "{retried:?}");
+    // Pages of at most 5, though 1000 were asked: e-aws's 23 listed groups take 5 pages (one
+    // more for the DELETED listing, as one is missing), its report 1.
+    let lists = fake.requests().iter().filter(|q| q.method == "GET").count();
+    assert_eq!(r.calls, lists + retried.len());
+    assert_eq!(lists, 5 + 1 + 1 + 4 * 2, "{lists}");
+}
