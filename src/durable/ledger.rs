@@ -26,7 +26,12 @@ use super::outbox::store;
 use crate::api::usage_record_group::CreateUsageRecordGroupParams;
 use crate::http::serde_util::rfc3339_opt;
 
-/// How long ledger files are kept by default: 35 days.
+/// How long ledger files are kept by default: 35 days
+/// ([`OutboxBuilder::ledger_retention`](crate::OutboxBuilder::ledger_retention)).
+///
+/// ```
+/// assert_eq!(suger_metering::DEFAULT_LEDGER_RETENTION.as_secs(), 35 * 24 * 3600);
+/// ```
 pub const DEFAULT_LEDGER_RETENTION: std::time::Duration =
     std::time::Duration::from_secs(35 * 24 * 3600);
 

@@ -14,6 +14,11 @@ use crate::durable::ledger::read_dir_lines;
 /// [`outbox_status`].
 ///
 /// Response-only and `#[non_exhaustive]`.
+///
+/// ```
+/// let status = suger_metering::OutboxStatus::default();
+/// assert_eq!((status.pending, status.dead, status.overdue), (0, 0, 0));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct OutboxStatus {
@@ -36,6 +41,11 @@ pub struct OutboxStatus {
 /// The counts of the last reconciliation, as stored in `ledger/last-reconcile.json`.
 ///
 /// Response-only and `#[non_exhaustive]`.
+///
+/// ```
+/// let last = suger_metering::LastReconcile::default();
+/// assert_eq!(last.counts.get("failed"), None);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]

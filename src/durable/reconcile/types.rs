@@ -111,6 +111,17 @@ impl std::fmt::Display for ReconcileState {
 /// `marketplaceRecordID`, `recordedAt`.
 ///
 /// Response-only and `#[non_exhaustive]`: build one from `Default` outside this crate.
+///
+/// ```
+/// use suger_metering::{ReconcileItem, ReconcileState};
+/// let mut item = ReconcileItem::default();
+/// item.id = "r-1".into();
+/// item.state = Some(ReconcileState::Failed);
+/// item.message = "the buyer unsubscribed".into();
+/// assert!(item.state().is_problem() && !item.is_accepted());
+/// assert_eq!(serde_json::to_value(&item)?["state"], "failed");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ReconcileItem {
@@ -195,6 +206,14 @@ impl ReconcileItem {
 /// What a reconciliation found: one item per report, and what it cost.
 ///
 /// Response-only and `#[non_exhaustive]`.
+///
+/// ```
+/// use suger_metering::{ReconcileReport, ReconcileState};
+/// let report = ReconcileReport::default();
+/// assert_eq!(report.count(ReconcileState::Reported), 0);
+/// assert_eq!(report.counts().len(), ReconcileState::ALL.len());
+/// assert!(!report.has_problems());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ReconcileReport {
