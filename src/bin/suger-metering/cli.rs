@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     after_help = "Example:\n  SUGER_API_KEY=... SUGER_ORG_ID=org-1 suger-metering report ent-1 --record api_calls=120\n\n\
 Exit codes: 0 success (an already-recorded report is success), 2 usage or invalid input \
-(nothing sent), 3 authentication or permission, 4 outcome unknown (safe to re-run), 1 any other failure."
+(nothing sent), 3 authentication or permission, 4 outcome unknown (safe to re-run), 5 usage that will not be billed (reconcile, trace), 1 any other failure."
 )]
 pub(crate) struct Cli {
     #[command(flatten)]
