@@ -53,8 +53,13 @@ pub use api::config_info::{
 };
 
 // What survives a crash (`durable/`).
+pub use durable::ledger::DEFAULT_LEDGER_RETENTION;
 pub use durable::meter::{Meter, MeterBuilder, MeterError, MeterStats};
 pub use durable::outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError, OutboxStatus};
+pub use durable::reconcile::{
+    LastReconcile, LedgerStatus, Reconcile, ReconcileItem, ReconcileReport, ReconcileState,
+    ledger_status, reconcile, trace,
+};
 
 /// The `time` crate, whose `Date` and `OffsetDateTime` appear in this crate's API. Its macros
 /// (`time::macros::date!`) expand to paths under `::time` and so need a direct `time`

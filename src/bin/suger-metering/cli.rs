@@ -9,7 +9,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::flags::{
     parse_column, parse_date, parse_group_status, parse_metric_status, parse_partner, parse_secs,
-    parse_timestamp,
+    parse_since, parse_timestamp,
 };
 
 /// Report usage to Suger's Metering API, inspect it, and run a fake Suger for tests.
@@ -20,7 +20,8 @@ use crate::flags::{
     after_help = "Example:\n  SUGER_API_KEY=... SUGER_ORG_ID=org-1 suger-metering report ent-1 --record api_calls=120\n\n\
 Exit codes: 0 success (an already-recorded report is success), 2 usage or invalid input \
 (nothing sent), 3 authentication or permission, 4 outcome unknown (the request may have been \
-applied: the error line says whether re-running is safe), 1 any other failure."
+applied: the error line says whether re-running is safe), 5 usage that will not be billed \
+(reconcile, trace), 1 any other failure."
 )]
 pub(crate) struct Cli {
     #[command(flatten)]
@@ -66,6 +67,9 @@ pub(crate) enum Format {
     Json,
     /// One JSON object per line.
     Ndjson,
+    /// The Prometheus text format (only `outbox status`), for node_exporter's textfile
+    /// collector.
+    Prometheus,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +122,20 @@ The id is a UUID v5 of the entitlement and the key: the same on every run and ma
         /// What identifies the usage within the entitlement (an hour, a batch name, ...).
         key: String,
     },
+    /// Did it reach the marketplace? The outbox's ledger against what Suger lists, one row per
+    /// report; exit 5 when usage will not be billed.
+    #[command(
+        after_help = "Example (crontab):\n  0 * * * * suger-metering reconcile --outbox /var/lib/myapp/suger-outbox --since 48h || alert\n\n\
+States: reported, awaiting_report, failed, invalid, missing, mismatch, deleted, pending, dead,\n\
+unexpected, retried. Exit 0 when none is failed, invalid, missing, mismatch or dead; 5 when any is;\n\
+3 for a bad API key (401/403); 4 when Suger could not be reached; 2 for bad flags."
+    )]
+    Reconcile(ReconcileArgs),
+    /// Follow one report to the marketplace's verdict; exit 0 only when it was accepted.
+    #[command(
+        after_help = "Example:\n  suger-metering trace 4f0c5f8e-2b7a-5c1e-9d3a-0e6b7c8d9e10 --outbox /var/lib/myapp/suger-outbox"
+    )]
+    Trace(TraceArgs),
     /// Run the embedded fake Suger server until interrupted (loopback only).
     #[command(
         after_help = "Example:\n  suger-metering fake --port 0 --seed seed.json\n\n\
@@ -371,6 +389,36 @@ pub(crate) enum OutboxCommand {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReconcileArgs {
+    /// The outbox directory (read without its lock: safe beside the running service).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) outbox: PathBuf,
+    /// The usage of the last DURATION (e.g. 48h, 90m, 2d). Default: 48h.
+    #[arg(long, value_name = "DURATION", value_parser = parse_since, conflicts_with_all = ["from", "to"])]
+    pub(crate) since: Option<Duration>,
+    /// First day of usage, YYYY-MM-DD (UTC).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub(crate) from: Option<Date>,
+    /// Last day of usage, YYYY-MM-DD (UTC, inclusive). Default: today.
+    #[arg(long, value_name = "DATE", value_parser = parse_date, requires = "from")]
+    pub(crate) to: Option<Date>,
+    /// Retry failed groups still inside the marketplace's late-usage window (AWS 6 h, Azure
+    /// 24 h), once each.
+    #[arg(long)]
+    pub(crate) retry_failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TraceArgs {
+    /// The report's id (the usage record group id).
+    pub(crate) id: String,
+    /// The outbox directory whose ledger knows the report (faster; without it, the last 35
+    /// days of every entitlement are listed).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) outbox: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

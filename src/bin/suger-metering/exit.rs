@@ -7,7 +7,8 @@
 //! | 1 | any other failure |
 //! | 2 | usage or invalid input: nothing was sent |
 //! | 3 | authentication or permission (401, 403) |
-//! | 4 | outcome unknown: the request may have been applied; the error line says what is safe (a report with an id: re-run; a batch or a change such as `metrics create`, `groups delete/retry`: check first) |
+//! | 4 | outcome unknown: the request may have been applied; the error line says what is safe (a report with an id: re-run; a batch or a change such as `metrics create`, `groups delete/retry`: check first); `reconcile`: Suger could not be reached |
+//! | 5 | usage that will not be billed (`reconcile`, `trace`): failed, invalid, missing, mismatch or dead |
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ const USAGE: u8 = 2;
 const AUTH: u8 = 3;
 /// Exit code: outcome unknown.
 const UNKNOWN: u8 = 4;
+/// Exit code: usage that will not be billed.
+const NOT_BILLED: u8 = 5;
 
 /// A failed command: its exit code and one line for stderr.
 #[derive(Debug)]
@@ -49,6 +52,16 @@ impl Failure {
     /// Exit 1.
     pub(crate) fn other(message: impl Into<String>, next: impl Into<String>) -> Failure {
         Failure::new(OTHER, message, next)
+    }
+
+    /// Exit 5: usage that will not be billed (`reconcile`, `trace`).
+    pub(crate) fn not_billed(message: impl Into<String>, next: impl Into<String>) -> Failure {
+        Failure::new(NOT_BILLED, message, next)
+    }
+
+    /// Exit 4 for `reconcile`/`trace`: Suger could not be reached (nothing was changed).
+    pub(crate) fn unreachable(message: impl Into<String>, next: impl Into<String>) -> Failure {
+        Failure::new(UNKNOWN, message, next)
     }
 
     /// Exit 4 for reports kept in an outbox whose outcome is not settled yet (still pending):

@@ -110,8 +110,42 @@ pub(crate) fn parse_partner(s: &str) -> Result<Partner, String> {
     )
 }
 
+/// `--since 48h`: a number and a unit, `s`, `m`, `h` or `d`.
+pub(crate) fn parse_since(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration: write a number and a unit: 90m, 48h, 2d");
+    let s = s.trim();
+    let unit_at = s
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|i| *i > 0)
+        .ok_or_else(bad)?;
+    let n: u64 = s[..unit_at].parse().map_err(|_| bad())?;
+    let secs = match &s[unit_at..] {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(secs)
+        .filter(|t| *t > 0 && *t <= 366 * 86_400)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is out of range: give more than nothing and at most a year"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn since_takes_a_number_and_a_unit() {
+        use super::parse_since;
+        use std::time::Duration;
+        assert_eq!(parse_since("48h").unwrap(), Duration::from_secs(48 * 3600));
+        assert_eq!(parse_since("90m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_since("2d").unwrap(), Duration::from_secs(172_800));
+        for bad in ["", "h", "48", "48x", "-1h", "1.5h", "0h", "99999d", "48 h"] {
+            assert!(parse_since(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

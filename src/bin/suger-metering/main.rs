@@ -4,7 +4,7 @@
 //! Exit codes (decided in `exit.rs` only): 0 success (an already-recorded report counts as
 //! success), 2 usage or invalid input (nothing sent), 3 authentication or permission, 4 outcome
 //! unknown (the request may have been applied: the error line says whether re-running is
-//! safe), 1 any other failure.
+//! safe), 5 usage that will not be billed (`reconcile`, `trace`), 1 any other failure.
 
 mod cli;
 mod commands;
@@ -20,9 +20,10 @@ use std::process::ExitCode;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Format, OutboxCommand};
 use crate::commands::{
-    batch_report, config, fake, groups, id, metrics, outbox, report, reports, validate,
+    batch_report, config, fake, groups, id, metrics, outbox, reconcile, report, reports, trace,
+    validate,
 };
 use crate::output::Printer;
 
@@ -35,6 +36,14 @@ fn main() -> ExitCode {
         Err(e) => return exit::from_clap(e),
     };
     stderr::init_logging(cli.global.verbose);
+    let prometheus_ok = matches!(cli.command, Command::Outbox(OutboxCommand::Status { .. }));
+    if cli.global.output == Some(Format::Prometheus) && !prometheus_ok {
+        return exit::Failure::usage(
+            "--output prometheus is only for `outbox status`",
+            "use --output table, json or ndjson",
+        )
+        .print_and_exit_code();
+    }
     let printer = Printer::new(cli.global.output);
     let result = match cli.command {
         Command::Fake(args) => {
@@ -60,6 +69,8 @@ fn main() -> ExitCode {
         Command::Metrics(cmd) => metrics::run(&cli.global, &printer, cmd),
         Command::Config(cmd) => config::run(&cli.global, &printer, cmd),
         Command::Outbox(cmd) => outbox::run(&cli.global, &printer, &cmd),
+        Command::Reconcile(args) => reconcile::run(&cli.global, &printer, &args),
+        Command::Trace(args) => trace::run(&cli.global, &printer, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

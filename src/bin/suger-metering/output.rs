@@ -43,7 +43,8 @@ impl Printer {
     pub(crate) fn one<T: Serialize, R: Row>(&self, value: &T, rows: &[R]) {
         let mut out = std::io::stdout().lock();
         let _ = match self.format {
-            Format::Json => writeln!(out, "{}", pretty(value)),
+            // Prometheus is `outbox status`'s own; main refuses it elsewhere.
+            Format::Json | Format::Prometheus => writeln!(out, "{}", pretty(value)),
             Format::Ndjson => writeln!(out, "{}", compact(value)),
             Format::Table => write_table(&mut out, rows),
         };
@@ -71,7 +72,7 @@ impl<R: Row + Serialize> ListWriter<'_, R> {
     pub(crate) fn push(&mut self, item: R) {
         let mut out = std::io::stdout().lock();
         let _ = match self.printer.format {
-            Format::Json => {
+            Format::Json | Format::Prometheus => {
                 let sep = if self.count == 0 { "[\n  " } else { ",\n  " };
                 write!(out, "{sep}{}", compact(&item))
             }
@@ -93,8 +94,8 @@ impl<R: Row + Serialize> ListWriter<'_, R> {
     pub(crate) fn finish(self) {
         let mut out = std::io::stdout().lock();
         let _ = match self.printer.format {
-            Format::Json if self.count == 0 => writeln!(out, "[]"),
-            Format::Json => writeln!(out, "\n]"),
+            Format::Json | Format::Prometheus if self.count == 0 => writeln!(out, "[]"),
+            Format::Json | Format::Prometheus => writeln!(out, "\n]"),
             Format::Ndjson => Ok(()),
             Format::Table => write_table(&mut out, &self.rows),
         };

@@ -6,6 +6,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::journal;
+use super::schedule::Schedule;
 use super::threads;
 use super::window::Sums;
 use super::{
@@ -48,6 +49,7 @@ pub struct MeterBuilder {
     max_report_bytes: usize,
     shutdown_timeout: Duration,
     clock: Option<Clock>,
+    reconcile: Option<(Duration, Duration)>,
 }
 
 impl MeterBuilder {
@@ -62,6 +64,7 @@ impl MeterBuilder {
             max_report_bytes: DEFAULT_MAX_REPORT_BYTES,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             clock: None,
+            reconcile: None,
         }
     }
 
@@ -125,6 +128,30 @@ impl MeterBuilder {
         self
     }
 
+    /// Reconciles on the meter's own schedule: every `interval`, the usage of the last
+    /// `window` ([`reconcile`](crate::reconcile) on the outbox's directory). The counts per
+    /// state and the problems land in [`MeterStats::reconciled`] and
+    /// [`MeterStats::problems`]; each problem is logged as a warning once, with its id,
+    /// entitlement, hour and message. Off by default; the first one runs after one
+    /// `interval`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use suger_metering::{fake::FakeSuger, Meter, Outbox};
+    /// # let fake = FakeSuger::start()?;
+    /// # let dir = std::env::temp_dir().join(format!("meter-doc-reconcile-{}", std::process::id()));
+    /// let meter = Meter::builder(fake.client())
+    ///     .outbox(Outbox::open(&dir)?)
+    ///     .reconcile_every(Duration::from_secs(3600), Duration::from_secs(48 * 3600))
+    ///     .start()?;
+    /// # meter.shutdown()?; drop(meter); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reconcile_every(mut self, interval: Duration, window: Duration) -> Self {
+        self.reconcile = Some((interval, window));
+        self
+    }
+
     /// Recovers what a previous run left (seals its journal again under the same ids) and
     /// starts the background threads; the seal thread stores the recovered groups in the
     /// outbox at once, before anything added since.
@@ -183,6 +210,9 @@ impl MeterBuilder {
                 damaged: recovered.damaged,
                 ..MeterStats::default()
             }),
+            schedule: self
+                .reconcile
+                .map(|(interval, window)| Schedule::new(interval, window)),
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
         });

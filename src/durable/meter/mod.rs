@@ -4,6 +4,7 @@ mod builder;
 mod error;
 mod ids;
 mod journal;
+mod schedule;
 mod seal;
 mod threads;
 mod window;
@@ -15,11 +16,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 pub use self::builder::MeterBuilder;
+use std::collections::BTreeMap;
+
 pub use self::error::MeterError;
 use self::journal::{Sealed, Segment};
+use self::schedule::Schedule;
 use self::window::{Sums, hour_of};
 use crate::api::usage_record_group::MeteringUsageRecord;
 use crate::durable::outbox::{FlushSummary, Outbox};
+use crate::durable::reconcile::{ReconcileItem, ReconcileState};
 use crate::http::client::MeteringClient;
 use crate::http::error::Error;
 
@@ -152,6 +157,12 @@ pub struct MeterStats {
     /// The last error of a seal or flush since the start, if any (a later success does not
     /// clear it).
     pub last_error: Option<String>,
+    /// Reports per state at the meter's last reconciliation
+    /// ([`MeterBuilder::reconcile_every`]); empty until one ran.
+    pub reconciled: BTreeMap<ReconcileState, usize>,
+    /// The problems that reconciliation found (`failed`, `invalid`, `missing`, `mismatch`,
+    /// `dead`), each also logged as a warning once.
+    pub problems: Vec<ReconcileItem>,
 }
 
 struct Inner {
@@ -185,6 +196,8 @@ struct Inner {
     /// Set while the backlog cannot be enqueued: `add` is refused.
     stalled: AtomicBool,
     stats: Mutex<MeterStats>,
+    /// Its own reconciliation, when asked for.
+    schedule: Option<Schedule>,
     signal: Mutex<Signal>,
     wake: Condvar,
 }

@@ -82,6 +82,13 @@ impl Inner {
         loop {
             let mut sig = lock(&self.signal);
             while !sig.stop && !sig.send {
+                // The meter's own reconciliation, when asked for and due (not under the lock).
+                drop(sig);
+                self.reconcile_when_due();
+                sig = lock(&self.signal);
+                if sig.stop || sig.send {
+                    break;
+                }
                 sig = self.wait(sig, Duration::from_secs(1));
             }
             if sig.stop {
@@ -177,5 +184,23 @@ impl Meter {
             let _ = handle.join();
         }
         result
+    }
+}
+
+impl Inner {
+    /// Runs the meter's own reconciliation when it is due, and keeps what it found.
+    fn reconcile_when_due(&self) {
+        let Some(schedule) = &self.schedule else {
+            return;
+        };
+        match schedule.tick(&self.client, self.outbox.dir()) {
+            None => {}
+            Some(Ok(report)) => {
+                let mut stats = lock(&self.stats);
+                stats.reconciled = report.counts();
+                stats.problems = report.problems().cloned().collect();
+            }
+            Some(Err(e)) => lock(&self.stats).last_error = Some(e),
+        }
     }
 }

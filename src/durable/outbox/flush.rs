@@ -6,10 +6,13 @@ use std::sync::PoisonError;
 
 use time::{Duration, OffsetDateTime};
 
+use std::collections::BTreeMap;
+
 use super::entry::{self, Entry, ReadError};
-use super::store;
 use super::{Outbox, OutboxError};
+use super::{deadline, store};
 use crate::api::usage_record_group::MeteringUsageRecordGroup;
+use crate::durable::ledger::LedgerLine;
 use crate::http::client::MeteringClient;
 use crate::http::error::Error;
 use crate::http::text::error_chain;
@@ -64,6 +67,9 @@ pub struct FlushSummary {
     /// accepts (6 hours). Suger recorded them, but the marketplace may refuse them: flagged
     /// (and logged as a warning) when sent, not only while pending.
     pub recorded_late: usize,
+    /// Pending reports whose marketplace cut-off (the hour + 6 h for AWS, + 24 h for Azure)
+    /// comes within the hour: sent first, and warned about before it passes.
+    pub near_cutoff: usize,
     /// The last failure that kept a report pending, if any.
     pub last_error: Option<String>,
 }
@@ -131,6 +137,8 @@ struct Queued {
     enqueued_at: OffsetDateTime,
     usage_time: OffsetDateTime,
     retry_at: Option<OffsetDateTime>,
+    /// The marketplace's cut-off for this usage.
+    due: OffsetDateTime,
 }
 
 /// One entry read back for sending.
@@ -149,12 +157,30 @@ struct Run {
     /// `dead/` yet.
     suspects: Vec<(Tried, Error)>,
     stopped: bool,
+    /// Each entitlement's marketplace, where a reconciliation saw it.
+    partners: BTreeMap<String, String>,
 }
 
 impl Run {
+    /// The marketplace's cut-off for an entry's usage.
+    fn due(&self, entitlement_id: &str, usage_time: OffsetDateTime) -> OffsetDateTime {
+        deadline::cutoff(
+            self.partners.get(entitlement_id).map(String::as_str),
+            usage_time,
+        )
+    }
+
     /// An entry stays pending.
-    fn keep(&mut self, usage_time: OffsetDateTime) {
+    fn keep_entry(&mut self, entry: &Entry) {
+        let usage_time = entry.usage_time();
+        let due = self.due(&entry.entitlement_id, usage_time);
+        self.keep(usage_time, due);
+    }
+
+    /// An entry stays pending.
+    fn keep(&mut self, usage_time: OffsetDateTime, due: OffsetDateTime) {
         self.s.pending += 1;
+        self.s.near_cutoff += usize::from(deadline::near(Some(due), self.now));
         let age = self.now - usage_time;
         self.s.overdue += usize::from(age > AWS_LATE);
         self.s.overdue_24h += usize::from(age > AZURE_LATE);
@@ -162,8 +188,13 @@ impl Run {
 }
 
 impl Outbox {
-    /// Sends what is pending, oldest first, each as a single report with its id, and tells
-    /// what happened.
+    /// Sends what is pending, each as a single report with its id, and tells what happened.
+    ///
+    /// Deadlines first: the reports closest to their marketplace's cut-off go first (the usage
+    /// hour + 6 h for AWS, + 24 h for Azure; an entitlement's marketplace is known once a
+    /// [`reconcile`](crate::reconcile) saw it, until then AWS's 6 h is assumed), then in
+    /// enqueue order. Reports still pending within an hour of their cut-off are counted in
+    /// [`FlushSummary::near_cutoff`] and logged as a warning, before the cut-off passes.
     ///
     /// * 2xx, or 409 to the id (recorded earlier): the entry is removed.
     /// * A failure about this report (5xx, a timeout, a lost answer, an answer over the size
@@ -222,15 +253,16 @@ impl Outbox {
             failing: Vec::new(),
             suspects: Vec::new(),
             stopped: false,
+            partners: crate::durable::ledger::read_partners(&self.dir().join("ledger")),
         };
-        for q in self.queue(&mut run.s)? {
+        for q in self.queue(&mut run)? {
             if run.stopped {
-                run.keep(q.usage_time);
+                run.keep(q.usage_time, q.due);
                 continue;
             }
             if q.retry_at.is_some_and(|at| at > run.now) {
                 run.s.backing_off += 1;
-                run.keep(q.usage_time);
+                run.keep(q.usage_time, q.due);
                 continue;
             }
             let path = self.pending.join(&q.name);
@@ -251,6 +283,17 @@ impl Outbox {
         }
         // Fewer suspect refusals than the limit: refusals after all.
         self.bury_suspects(&mut run)?;
+        if let Some(ledger) = &self.ledger {
+            ledger.sync();
+            ledger.prune(run.now);
+        }
+        if run.s.near_cutoff > 0 {
+            log::warn!(
+                target: "suger_metering",
+                "outbox: {} pending report(s) reach their marketplace's cut-off within the hour (sent first by the next flush)",
+                run.s.near_cutoff
+            );
+        }
         if run.s.overdue > 0 {
             log::warn!(
                 target: "suger_metering",
@@ -264,7 +307,7 @@ impl Outbox {
 
     /// Every pending entry, oldest first (by enqueue time), read once for its times; damaged
     /// files are moved aside.
-    fn queue(&self, s: &mut FlushSummary) -> Result<Vec<Queued>, OutboxError> {
+    fn queue(&self, run: &mut Run) -> Result<Vec<Queued>, OutboxError> {
         let mut queue = Vec::new();
         for name in store::list(&self.pending)? {
             match entry::read(&self.pending.join(&name)) {
@@ -272,13 +315,15 @@ impl Outbox {
                     enqueued_at: entry.enqueued_at,
                     usage_time: entry.usage_time(),
                     retry_at: entry.retry_at,
+                    due: run.due(&entry.entitlement_id, entry.usage_time()),
                     name,
                 }),
                 Err(ReadError::Gone) => {}
-                Err(ReadError::Damaged(why)) => self.set_damaged(s, &name, &why)?,
+                Err(ReadError::Damaged(why)) => self.set_damaged(&mut run.s, &name, &why)?,
             }
         }
-        queue.sort_by(|a, b| (a.enqueued_at, &a.name).cmp(&(b.enqueued_at, &b.name)));
+        // Deadlines first, then enqueue order.
+        queue.sort_by(|a, b| (a.due, a.enqueued_at, &a.name).cmp(&(b.due, b.enqueued_at, &b.name)));
         Ok(queue)
     }
 
@@ -308,6 +353,7 @@ impl Outbox {
                     log::warn!(target: "suger_metering", "outbox: report {id} was sent more than 6 hours after its usage ({usage_time}): AWS Marketplace may refuse it (Azure accepts 24 hours)");
                 }
                 run.failing.clear();
+                self.record_in_ledger(&tried.entry, false);
                 self.remove(&self.pending.join(&tried.name));
                 return Ok(());
             }
@@ -317,11 +363,11 @@ impl Outbox {
         if !matches!(verdict, Verdict::Suspect(_) | Verdict::Stop | Verdict::Halt) {
             self.bury_suspects(run)?;
         }
-        let usage_time = tried.entry.usage_time();
         match verdict {
             Verdict::AlreadyRecorded => {
                 run.s.already_recorded += 1;
                 run.failing.clear();
+                self.record_in_ledger(&tried.entry, true);
                 self.remove(&self.pending.join(&tried.name));
             }
             Verdict::Stop => return Err(e.into()),
@@ -347,21 +393,21 @@ impl Outbox {
                     run.stopped = true;
                     for (t, _) in std::mem::take(&mut run.suspects) {
                         run.s.suspect_refusals += 1;
-                        run.keep(t.entry.usage_time());
+                        run.keep_entry(&t.entry);
                     }
                 }
             }
             Verdict::Halt => {
                 for (t, _) in std::mem::take(&mut run.suspects) {
-                    run.keep(t.entry.usage_time());
+                    run.keep_entry(&t.entry);
                 }
-                run.keep(usage_time);
+                run.keep_entry(&tried.entry);
                 run.s.last_error = Some(error_chain(&e));
                 run.stopped = true;
             }
             Verdict::Keep => {
+                run.keep_entry(&tried.entry);
                 let Tried { name, mut entry } = tried;
-                run.keep(usage_time);
                 entry.attempts = entry.attempts.saturating_add(1);
                 let wait = backoff(entry.attempts, self.backoff.0, self.backoff.1);
                 entry.retry_at = run.now.checked_add(wait);
@@ -413,6 +459,21 @@ impl Outbox {
 
     /// Removes a recorded entry. A failure is only logged: the entry is sent again and answered
     /// 409, which removes it then.
+    /// The ledger line of a recorded entry, before its removal: a crash between them leaves the
+    /// entry pending, and its resend (409) writes the line once. `duplicate`: answered 409.
+    fn record_in_ledger(&self, entry: &Entry, duplicate: bool) {
+        if let Some(ledger) = &self.ledger {
+            let line = LedgerLine::of(
+                &entry.entitlement_id,
+                &entry.params,
+                entry.usage_time(),
+                OffsetDateTime::now_utc(),
+                duplicate,
+            );
+            ledger.record(&line);
+        }
+    }
+
     fn remove(&self, path: &Path) {
         if let Err(e) = fs::remove_file(path) {
             log::warn!(target: "suger_metering", "outbox: cannot remove recorded entry {}: {e}", path.display());

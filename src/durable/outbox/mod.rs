@@ -11,9 +11,11 @@
 //! | `dead/` | reports Suger refused for good (400/404), each with `<name>.reason.txt`; [`Outbox::requeue_dead`] moves them back |
 //! | `damaged/` | files that could not be read as a report, moved aside |
 //! | `meter/` | the meter's journal segments, and `origin` (the directory's device and inode) |
+//! | `ledger/` | what Suger recorded, one file per day (see [`reconcile`](crate::reconcile)) |
 
-mod entry;
-mod error;
+mod deadline;
+pub(crate) mod entry;
+pub(crate) mod error;
 mod flush;
 mod space;
 mod status;
@@ -32,6 +34,7 @@ pub use self::flush::FlushSummary;
 use self::space::Space;
 pub use self::status::OutboxStatus;
 use self::store::Published;
+use super::ledger::{DEFAULT_LEDGER_RETENTION, Ledger};
 use crate::api::ids::new_report_id;
 use crate::api::rules::{check_report, fill_or_match};
 use crate::api::usage_record_group::CreateUsageRecordGroupParams;
@@ -48,8 +51,8 @@ const HOLD_WAIT: Duration = Duration::from_secs(5);
 ///   a name derived from its id, the directory fsynced (the maildir pattern). A crash at any
 ///   instant leaves the report either pending, complete, or absent; never half-written, never
 ///   pending twice: a report whose id is already pending is not stored again.
-/// * [`flush`](Outbox::flush) sends what is pending, oldest first, each as a single report with
-///   its id. An entry is removed only once Suger answered 2xx or 409 (this id is recorded); a
+/// * [`flush`](Outbox::flush) sends what is pending, closest to its marketplace's cut-off
+///   first, each as a single report with its id. An entry is removed only once Suger answered 2xx or 409 (this id is recorded); a
 ///   crash between that answer and the removal leaves the entry pending, and its resend is
 ///   answered 409: recorded once.
 /// * **Many producers, one sender.** Any number of processes (a pre-fork server's workers, cron
@@ -107,6 +110,8 @@ pub struct Outbox {
     producer: uuid::Uuid,
     /// An entry's first wait after a failure about it, and the longest.
     backoff: (Duration, Duration),
+    /// What Suger recorded (`None` with a retention of zero).
+    pub(crate) ledger: Option<Ledger>,
 }
 
 /// Options of an [`Outbox`]: `Outbox::builder(dir).max_bytes(64 << 20).open()`.
@@ -116,6 +121,7 @@ pub struct OutboxBuilder {
     dir: PathBuf,
     max_bytes: Option<u64>,
     backoff: (Duration, Duration),
+    ledger_retention: Duration,
 }
 
 impl OutboxBuilder {
@@ -152,6 +158,26 @@ impl OutboxBuilder {
         self
     }
 
+    /// How long the ledger keeps the record of each report Suger recorded (in `ledger/`, one
+    /// file per day, a few hundred bytes per report), for [`reconcile`](crate::reconcile).
+    /// Older day files are removed on open and by flushes. `Duration::ZERO` keeps no ledger.
+    /// Defaults to 35 days. The ledger is not counted against [`max_bytes`](Self::max_bytes):
+    /// the retention bounds it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let dir = std::env::temp_dir().join(format!("outbox-doc-ledger-{}", std::process::id()));
+    /// let outbox = suger_metering::Outbox::builder(&dir)
+    ///     .ledger_retention(Duration::from_secs(7 * 24 * 3600))
+    ///     .open()?;
+    /// # drop(outbox); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), suger_metering::OutboxError>(())
+    /// ```
+    pub fn ledger_retention(mut self, retention: Duration) -> Self {
+        self.ledger_retention = retention;
+        self
+    }
+
     /// Opens the outbox (see [`Outbox::open`]).
     ///
     /// # Errors
@@ -180,6 +206,11 @@ impl OutboxBuilder {
             log::info!(target: "suger_metering", "outbox: removed {removed} unfinished temporary file(s)");
         }
         let producer = store::producer_id(&dir, &tmp)?;
+        let ledger = if self.ledger_retention.is_zero() {
+            None
+        } else {
+            Some(Ledger::open(&dir, self.ledger_retention)?)
+        };
         store::sync_dir(&dir)?;
         let space = Space::new(
             self.max_bytes.unwrap_or(u64::MAX),
@@ -197,6 +228,7 @@ impl OutboxBuilder {
             flush_lock: Mutex::new(()),
             producer,
             backoff: self.backoff,
+            ledger,
             dir,
         })
     }
@@ -221,6 +253,7 @@ impl Outbox {
             dir: dir.as_ref().to_path_buf(),
             max_bytes: None,
             backoff: (flush::FIRST_BACKOFF, flush::MAX_BACKOFF),
+            ledger_retention: DEFAULT_LEDGER_RETENTION,
         }
     }
 

@@ -8,6 +8,7 @@ mod fake_command;
 mod files;
 mod hardening;
 mod outbox;
+mod reconcile;
 mod reruns;
 mod resources;
 

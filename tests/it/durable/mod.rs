@@ -6,6 +6,7 @@ mod crash;
 mod meter;
 mod outbox;
 mod producers;
+mod reconcile;
 mod refusals;
 
 use std::path::{Path, PathBuf};

@@ -8,8 +8,10 @@ pub(crate) mod groups;
 pub(crate) mod id;
 pub(crate) mod metrics;
 pub(crate) mod outbox;
+pub(crate) mod reconcile;
 pub(crate) mod report;
 pub(crate) mod reports;
+pub(crate) mod trace;
 pub(crate) mod validate;
 
 use std::path::Path;

@@ -6,10 +6,12 @@
 use std::path::Path;
 
 use serde::Serialize;
-use suger_metering::{MeteringClient, Outbox, OutboxError};
+use suger_metering::{
+    LedgerStatus, MeteringClient, Outbox, OutboxError, OutboxStatus, ReconcileState,
+};
 
 use super::connect;
-use crate::cli::{Global, OutboxCommand};
+use crate::cli::{Format, Global, OutboxCommand};
 use crate::exit::{self, Failure, Op};
 use crate::output::{Printer, Row};
 use crate::stderr;
@@ -86,6 +88,19 @@ pub(crate) fn failure(e: &OutboxError, op: Op) -> Failure {
 /// `outbox status --dir DIR` / `outbox flush --dir DIR` / `outbox requeue-dead --dir DIR`.
 pub(crate) fn run(global: &Global, printer: &Printer, cmd: &OutboxCommand) -> Result<(), Failure> {
     match cmd {
+        OutboxCommand::Status { dir } if global.output == Some(Format::Prometheus) => {
+            // Only reads: no lock, nothing created.
+            let status = Outbox::inspect(dir)
+                .map_err(|e| failure(&e, Op::Read).context(format!("outbox {}", dir.display())))?;
+            let ledger = suger_metering::ledger_status(dir).map_err(|e| {
+                Failure::other(
+                    format!("cannot read the ledger of {}: {e}", dir.display()),
+                    "check the directory",
+                )
+            })?;
+            print!("{}", prometheus(dir, &status, &ledger));
+            Ok(())
+        }
         OutboxCommand::Status { dir } => {
             // Only reads: no lock, nothing created.
             let status = Outbox::inspect(dir)
@@ -211,4 +226,76 @@ pub(crate) fn flush(
         ));
     }
     Ok(())
+}
+
+/// `outbox status --output prometheus`: the Prometheus text format, for node_exporter's
+/// textfile collector (`... > /var/lib/node_exporter/suger.prom`).
+fn prometheus(dir: &Path, s: &OutboxStatus, ledger: &LedgerStatus) -> String {
+    let label = format!(
+        "dir=\"{}\"",
+        dir.display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    );
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
+        out +=
+            &format!("# HELP suger_metering_{name} {help}\n# TYPE suger_metering_{name} gauge\n");
+        for (labels, v) in samples {
+            out += &format!("suger_metering_{name}{{{labels}}} {v}\n");
+        }
+    };
+    let one = |v: usize| [(label.clone(), v as f64)];
+    gauge(
+        "outbox_pending",
+        "Reports waiting in the outbox.",
+        &one(s.pending),
+    );
+    gauge(
+        "outbox_dead",
+        "Reports Suger refused for good (dead letters).",
+        &one(s.dead),
+    );
+    gauge(
+        "outbox_overdue",
+        "Pending reports whose usage is older than AWS Marketplace accepts (6 hours).",
+        &one(s.overdue),
+    );
+    gauge(
+        "outbox_overdue_24h",
+        "Pending reports whose usage is older than Azure Marketplace accepts (24 hours).",
+        &one(s.overdue_24h),
+    );
+    gauge(
+        "ledger_reports",
+        "Reports Suger recorded, kept in the ledger.",
+        &one(ledger.reports),
+    );
+    gauge(
+        "ledger_damaged_lines",
+        "Ledger lines that could not be read.",
+        &one(ledger.damaged_lines),
+    );
+    if let Some(last) = &ledger.last_reconcile {
+        let per_state: Vec<(String, f64)> = ReconcileState::ALL
+            .iter()
+            .map(|st| {
+                let n = last.counts.get(st.as_str()).copied().unwrap_or(0);
+                (format!("{label},state=\"{st}\""), n as f64)
+            })
+            .collect();
+        gauge(
+            "reconcile_reports",
+            "Reports per state at the last reconcile.",
+            &per_state,
+        );
+        gauge(
+            "reconcile_last_run_timestamp_seconds",
+            "When the last reconcile ran (Unix time).",
+            &[(label.clone(), last.at as f64)],
+        );
+    }
+    out
 }
