@@ -77,6 +77,7 @@ pub enum OutboxError {
     /// and content makes `enqueue` return its id instead). Nothing was stored. Suger records one
     /// report per id: give this usage an id of its own, or wait until the pending one is sent.
     #[error("a different report with id {id} is already pending in the outbox; nothing was stored")]
+    #[non_exhaustive]
     AlreadyPending {
         /// The report's id.
         id: String,
@@ -89,6 +90,7 @@ pub enum OutboxError {
     #[error(
         "report {id} may be pending in the outbox: stored, but not confirmed on disk; enqueue it again only with the same id"
     )]
+    #[non_exhaustive]
     MaybePending {
         /// The report's id.
         id: String,

@@ -27,7 +27,7 @@ fn enqueueing_a_pending_id_again_stores_nothing() {
     // A different report under the same id: a clear error, nothing stored.
     let corrected = usage(Some("ent-1-2026-11-26T14"), "calls", 2654.0);
     match outbox.enqueue("ent-1", &corrected) {
-        Err(OutboxError::AlreadyPending { id }) => assert_eq!(id, "ent-1-2026-11-26T14"),
+        Err(OutboxError::AlreadyPending { id, .. }) => assert_eq!(id, "ent-1-2026-11-26T14"),
         other => panic!("{other:?}"),
     }
     match outbox.enqueue("ent-2", &hour) {
