@@ -23,7 +23,7 @@ pub use http::transport_error::{TransportError, TransportErrorKind};
 pub use api::common::{MAX_LIST_LIMIT, Partner, date};
 pub use api::ids::{
     MAX_USAGE_RECORD_GROUP_ID_LEN, time_key, usage_identity_key, usage_record_group_content_id,
-    usage_record_group_id,
+    usage_record_group_id, usage_record_group_revision_id,
 };
 
 pub use api::usage_record_group::{
@@ -55,7 +55,9 @@ pub use api::config_info::{
 // What survives a crash (`durable/`).
 pub use durable::ledger::DEFAULT_LEDGER_RETENTION;
 pub use durable::meter::{Meter, MeterBuilder, MeterError, MeterStats};
-pub use durable::outbox::{FlushSummary, Outbox, OutboxBuilder, OutboxError, OutboxStatus};
+pub use durable::outbox::{
+    FlushSummary, Outbox, OutboxBuilder, OutboxError, OutboxStatus, Revision,
+};
 pub use durable::reconcile::{
     LastReconcile, LedgerStatus, Reconcile, ReconcileItem, ReconcileReport, ReconcileState,
     ledger_status, reconcile, trace,

@@ -63,6 +63,32 @@ fn namespace() -> uuid::Uuid {
     )
 }
 
+/// The id of revision `revision` of the usage whose identity id is `identity_id`: revision 1
+/// is `identity_id` itself; a later one (a correction reported after the first was recorded,
+/// see [`Outbox::enqueue_revised`](crate::Outbox::enqueue_revised)) is
+/// `usage_record_group_id(entitlement_id, "{identity_id}#r{revision}")`. Stable forever, so a
+/// re-run of a correction is answered "already recorded", never billed twice.
+///
+/// ```
+/// use suger_metering::{usage_record_group_id, usage_record_group_revision_id};
+/// let base = usage_record_group_id("entitlement-1", "2026-11-26T14:00:00Z");
+/// assert_eq!(usage_record_group_revision_id("entitlement-1", &base, 1), base);
+/// assert_eq!(
+///     usage_record_group_revision_id("entitlement-1", &base, 2),
+///     usage_record_group_id("entitlement-1", &format!("{base}#r2"))
+/// );
+/// ```
+pub fn usage_record_group_revision_id(
+    entitlement_id: &str,
+    identity_id: &str,
+    revision: u32,
+) -> String {
+    if revision <= 1 {
+        return identity_id.to_owned();
+    }
+    usage_record_group_id(entitlement_id, &format!("{identity_id}#r{revision}"))
+}
+
 /// The key of usage identified by when it happened: the timestamp in RFC 3339, UTC, whole
 /// seconds or more precise as given (`2026-11-26T14:00:00Z`). With [`usage_record_group_id`] it
 /// gives the id of "this entitlement's usage at this time", whatever its quantities: a corrected
@@ -250,6 +276,32 @@ mod tests {
     }
 
     const PINNED_KEY_ID: &str = "4ec46858-f512-581c-8d07-a55e1bc6a2f8";
+
+    #[test]
+    fn revision_ids_are_pinned_forever() {
+        // Pinned: a re-run of a correction must find the same id (answered 409, not billed).
+        assert_eq!(
+            usage_record_group_revision_id("entitlement-1", PINNED_KEY_ID, 1),
+            PINNED_KEY_ID
+        );
+        let r2 = usage_record_group_revision_id("entitlement-1", PINNED_KEY_ID, 2);
+        assert_eq!(
+            r2,
+            usage_record_group_id("entitlement-1", &format!("{PINNED_KEY_ID}#r2"))
+        );
+        assert_eq!(r2, PINNED_R2_ID);
+        assert_ne!(
+            r2,
+            usage_record_group_revision_id("entitlement-1", PINNED_KEY_ID, 3)
+        );
+        assert_ne!(
+            r2,
+            usage_record_group_revision_id("entitlement-2", PINNED_KEY_ID, 2)
+        );
+    }
+
+    // Computed with Python's uuid.uuid5.
+    const PINNED_R2_ID: &str = "1b683720-9015-59c6-9585-1e0b9230d63f";
 
     #[test]
     fn window_ids_are_pinned_forever() {

@@ -57,6 +57,17 @@ pub(crate) struct LedgerLine {
     /// Recorded by an earlier attempt (Suger answered 409).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) duplicate: bool,
+    /// The identity id of the usage this report revises (the id of its first report), when it
+    /// was enqueued by [`Outbox::enqueue_revised`](crate::Outbox::enqueue_revised).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) identity: Option<String>,
+    /// Which revision of that usage it is (1: the first report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) revision: Option<u32>,
+    /// A deletion: the group `id` recorded earlier was deleted at Suger (before it was
+    /// forwarded), so it bills nothing. Readers drop the earlier line of this id.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) deleted: bool,
 }
 
 impl LedgerLine {
@@ -80,6 +91,24 @@ impl LedgerLine {
             records: params.records.clone(),
             billable,
             duplicate,
+            ..LedgerLine::default()
+        }
+    }
+
+    /// The line saying that group `id` was deleted at Suger.
+    pub(crate) fn deletion(
+        entitlement_id: &str,
+        id: &str,
+        identity: Option<&str>,
+        at: OffsetDateTime,
+    ) -> LedgerLine {
+        LedgerLine {
+            id: id.to_owned(),
+            entitlement_id: entitlement_id.to_owned(),
+            recorded_at: Some(at),
+            identity: identity.map(str::to_owned),
+            deleted: true,
+            ..LedgerLine::default()
         }
     }
 }
@@ -140,6 +169,9 @@ impl Ledger {
     /// nothing. Errors are logged, never returned: the usage is at Suger, only its trace is
     /// missing (a later reconciliation lists it as `unexpected`).
     pub(crate) fn record(&self, line: &LedgerLine) {
+        if line.deleted {
+            return self.record_deletion(line);
+        }
         let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
         if line.duplicate && ids.is_none() {
             *ids = Some(
@@ -158,6 +190,22 @@ impl Ledger {
         if let Err(e) = self.append(line) {
             log::warn!(target: "suger_metering", "ledger: cannot record report {}: {e}", line.id);
         }
+    }
+
+    /// Appends a deletion line and syncs it at once: until it is on disk, a later correction
+    /// would count the deleted group as billed (never twice, but too little).
+    fn record_deletion(&self, line: &LedgerLine) {
+        match self.append(line) {
+            Ok(()) => self.sync(),
+            Err(e) => {
+                log::warn!(target: "suger_metering", "ledger: cannot record the deletion of {}: {e}", line.id);
+            }
+        }
+    }
+
+    /// The ledger directory (`outbox/ledger`).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn append(&self, line: &LedgerLine) -> std::io::Result<()> {
@@ -274,7 +322,8 @@ fn end_damaged_line(path: &Path) {
 }
 
 /// Reads the lines of every day file of `dir` from day `from` on (all when `None`): the lines
-/// (first one per id) and the number of damaged lines skipped.
+/// (first one per id; a group deleted at Suger later is left out, its deletion line too) and the
+/// number of damaged lines skipped.
 pub(crate) fn read_dir_lines(dir: &Path, from: Option<Date>) -> (Vec<LedgerLine>, usize) {
     let mut seen = HashSet::new();
     let mut lines = Vec::new();
@@ -300,6 +349,10 @@ pub(crate) fn read_dir_lines(dir: &Path, from: Option<Date>) -> (Vec<LedgerLine>
                 continue;
             }
             match serde_json::from_slice::<LedgerLine>(&raw) {
+                Ok(line) if line.deleted => {
+                    lines.retain(|l: &LedgerLine| l.id != line.id);
+                    seen.insert(line.id);
+                }
                 Ok(line) if !line.id.is_empty() && !line.entitlement_id.is_empty() => {
                     if seen.insert(line.id.clone()) {
                         lines.push(line);

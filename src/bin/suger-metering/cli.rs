@@ -21,7 +21,7 @@ use crate::flags::{
 Exit codes: 0 success (an already-recorded report is success), 2 usage or invalid input \
 (nothing sent), 3 authentication or permission, 4 outcome unknown (the request may have been \
 applied: the error line says whether re-running is safe), 5 usage that will not be billed \
-(reconcile, trace), 1 any other failure."
+(reconcile, trace; report --outbox: a correction below what was forwarded), 1 any other failure."
 )]
 pub(crate) struct Cli {
     #[command(flatten)]
@@ -86,7 +86,10 @@ in UTC (2026-03-01T10).\n\n\
 Ids: usage with a timestamp gets the id of (entitlement, timestamp), so a corrected re-run of\n\
 the same hours is recognised (not billed twice); usage without one needs an id column or\n\
 --id-key with --outbox, and otherwise gets an id from its content. --id-from content gives\n\
-every group its content id (the ids of files reported before version 0.2)."
+every group its content id (the ids of files reported before version 0.2).\n\n\
+Corrections (--outbox): a re-run with changed quantities bills only the difference: an\n\
+earlier group not yet forwarded (CREATED) is deleted and replaced; a forwarded one gets a\n\
+group with the positive difference; a negative difference is not sent (exit 5)."
     )]
     Report(ReportArgs),
     /// Report a file as batches (no ids: Suger cannot deduplicate; prefer `report --file`).

@@ -8,7 +8,7 @@
 //! | 2 | usage or invalid input: nothing was sent |
 //! | 3 | authentication or permission (401, 403) |
 //! | 4 | outcome unknown: the request may have been applied; the error line says what is safe (a report with an id: re-run; a batch or a change such as `metrics create`, `groups delete/retry`: check first); `reconcile`: Suger could not be reached |
-//! | 5 | usage that will not be billed (`reconcile`, `trace`): failed, invalid, missing, mismatch or dead |
+//! | 5 | usage that will not be billed (`reconcile`, `trace`): failed, invalid, missing, mismatch or dead; `report --file --outbox`: a correction below what Suger already forwarded (a negative difference, not sent) |
 
 use std::process::ExitCode;
 
@@ -54,7 +54,8 @@ impl Failure {
         Failure::new(OTHER, message, next)
     }
 
-    /// Exit 5: usage that will not be billed (`reconcile`, `trace`).
+    /// Exit 5: usage that will not be billed (`reconcile`, `trace`), or a correction that
+    /// cannot be (a negative difference after the usage was forwarded).
     pub(crate) fn not_billed(message: impl Into<String>, next: impl Into<String>) -> Failure {
         Failure::new(NOT_BILLED, message, next)
     }

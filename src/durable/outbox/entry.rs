@@ -34,6 +34,13 @@ pub(crate) struct Entry {
         with = "time::serde::rfc3339::option"
     )]
     pub(crate) retry_at: Option<OffsetDateTime>,
+    /// The identity id of the usage this report revises (its first report's id), for
+    /// [`Outbox::enqueue_revised`](crate::Outbox::enqueue_revised); written to the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) identity: Option<String>,
+    /// Which revision of that usage this report is (1: the first report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) revision: Option<u32>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -83,6 +83,26 @@ pub enum OutboxError {
         id: String,
     },
 
+    /// A corrected report of usage asks for less than Suger recorded and forwarded to the
+    /// marketplace already ([`Outbox::enqueue_revised`](crate::Outbox::enqueue_revised)):
+    /// usage cannot be un-billed (the marketplaces refuse negative usage). Nothing was stored
+    /// or sent; what was recorded stays billed. (An earlier report not yet forwarded is
+    /// deleted and replaced instead.)
+    #[error(
+        "usage {id}: {dimension} was recorded as {recorded} and already forwarded to the marketplace; {requested} would need a negative correction, which the marketplaces refuse: nothing was sent"
+    )]
+    #[non_exhaustive]
+    NegativeCorrection {
+        /// The usage's identity id (its first report's id).
+        id: String,
+        /// The dimension (or billable metric key) that went down.
+        dimension: String,
+        /// What Suger recorded for it, all revisions together.
+        recorded: f64,
+        /// What the corrected report asks for.
+        requested: f64,
+    },
+
     /// The report **was stored** (it is pending and will be sent), but the directory that holds
     /// it could not be synced to disk afterwards: it may not survive a power cut. Do not enqueue
     /// this usage again under another id (it would bill twice); enqueueing it again with this

@@ -463,13 +463,15 @@ impl Outbox {
     /// entry pending, and its resend (409) writes the line once. `duplicate`: answered 409.
     fn record_in_ledger(&self, entry: &Entry, duplicate: bool) {
         if let Some(ledger) = &self.ledger {
-            let line = LedgerLine::of(
+            let mut line = LedgerLine::of(
                 &entry.entitlement_id,
                 &entry.params,
                 entry.usage_time(),
                 OffsetDateTime::now_utc(),
                 duplicate,
             );
+            line.identity.clone_from(&entry.identity);
+            line.revision = entry.revision;
             ledger.record(&line);
         }
     }

@@ -17,6 +17,7 @@ mod deadline;
 pub(crate) mod entry;
 pub(crate) mod error;
 mod flush;
+mod revise;
 mod space;
 mod status;
 pub(crate) mod store;
@@ -31,6 +32,7 @@ use time::OffsetDateTime;
 use self::entry::Entry;
 pub use self::error::OutboxError;
 pub use self::flush::FlushSummary;
+pub use self::revise::Revision;
 use self::space::Space;
 pub use self::status::OutboxStatus;
 use self::store::Published;
@@ -112,6 +114,8 @@ pub struct Outbox {
     backoff: (Duration, Duration),
     /// What Suger recorded (`None` with a retention of zero).
     pub(crate) ledger: Option<Ledger>,
+    /// The ledger read per usage identity, for [`Outbox::enqueue_revised`].
+    identities: Mutex<revise::Index>,
 }
 
 /// Options of an [`Outbox`]: `Outbox::builder(dir).max_bytes(64 << 20).open()`.
@@ -229,6 +233,7 @@ impl OutboxBuilder {
             producer,
             backoff: self.backoff,
             ledger,
+            identities: Mutex::default(),
             dir,
         })
     }
@@ -327,6 +332,8 @@ impl Outbox {
             params,
             attempts: 0,
             retry_at: None,
+            identity: None,
+            revision: None,
         };
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| Error::invalid("records", format!("cannot be serialized to JSON: {e}")))?;

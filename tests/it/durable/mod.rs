@@ -8,6 +8,7 @@ mod outbox;
 mod producers;
 mod reconcile;
 mod refusals;
+mod revisions;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -74,6 +74,10 @@ pub(crate) fn failure(e: &OutboxError, op: Op) -> Failure {
             e.to_string(),
             "give this usage its own id, or wait until the pending report is sent",
         ),
+        OutboxError::NegativeCorrection { .. } => Failure::not_billed(
+            e.to_string(),
+            "what was recorded stays billed; credit the customer another way if it was too much",
+        ),
         OutboxError::MaybePending { .. } => Failure::other(
             e.to_string(),
             "check the disk; run the same command again (the same ids are stored once)",

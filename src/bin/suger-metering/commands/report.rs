@@ -1,7 +1,8 @@
 //! `report ENTITLEMENT --record ...` and `report --file FILE [--outbox DIR]`.
 
 use suger_metering::{
-    CreateUsageRecordGroupParams, MeteringClient, usage_identity_key, usage_record_group_id,
+    CreateUsageRecordGroupParams, MeteringClient, OutboxError, Revision, usage_identity_key,
+    usage_record_group_id,
 };
 use time::OffsetDateTime;
 
@@ -11,7 +12,7 @@ use crate::exit::{self, Failure, Op};
 use crate::input;
 use crate::output::Printer;
 use crate::stderr;
-use crate::usage_file::{IdRules, UsageFile};
+use crate::usage_file::{IdRules, IdSource, UsageFile};
 
 /// How late AWS Marketplace still accepts usage (Azure: 24 hours).
 const AWS_LATE: time::Duration = time::Duration::hours(6);
@@ -155,6 +156,9 @@ fn report_file(
 }
 
 /// `report --file FILE --outbox DIR`: enqueue every group (checked already), then flush.
+/// Groups with an identity (a timestamp, `--id-key`, an id column) are stored as corrections of
+/// what the outbox's ledger says was recorded for them; a negative correction is not sent and
+/// makes the command exit 5 (after the others are stored and flushed).
 fn enqueue_and_flush(
     client: &MeteringClient,
     printer: &Printer,
@@ -163,17 +167,65 @@ fn enqueue_and_flush(
     ids: &IdRules,
 ) -> Result<(), Failure> {
     let outbox = super::outbox::open(dir)?;
-    let mut stored = 0;
+    let (mut stored, mut already) = (0, 0);
+    let mut refused: Option<Failure> = None;
     file.groups(client, ids, |g| {
-        outbox
-            .enqueue(&g.params.entitlement_id, &g.params)
-            .map_err(|e| {
-                super::outbox::failure(&e, Op::Report)
-                    .context(format!("line {}", g.line))
-                    .after_sent(stored)
-            })?;
-        stored += 1;
+        let ent = &g.params.entitlement_id;
+        let failed = |e: &OutboxError, stored: usize| {
+            super::outbox::failure(e, Op::Report)
+                .context(format!("line {}", g.line))
+                .after_sent(stored)
+        };
+        if g.source == IdSource::Content {
+            outbox
+                .enqueue(ent, &g.params)
+                .map_err(|e| failed(&e, stored))?;
+            stored += 1;
+            return Ok(());
+        }
+        match outbox.enqueue_revised(client, ent, &g.params) {
+            Ok(Revision::AlreadyRecorded { .. }) => already += 1,
+            Ok(Revision::Difference { id, revision, .. }) => {
+                stored += 1;
+                stderr::note(format!(
+                    "group {} (line {}) was recorded with other quantities and forwarded: reporting the difference as revision {revision}, id {id}",
+                    g.params.id.as_deref().unwrap_or_default(),
+                    g.line
+                ));
+            }
+            Ok(Revision::Replaced { deleted, id, .. }) => {
+                stored += 1;
+                stderr::note(format!(
+                    "group {} (line {}) was not forwarded yet: deleted {} at Suger, reporting the corrected group as {id}",
+                    g.params.id.as_deref().unwrap_or_default(),
+                    g.line,
+                    deleted.join(", ")
+                ));
+            }
+            Ok(_) => stored += 1,
+            Err(e @ OutboxError::NegativeCorrection { .. }) => {
+                let f = failed(&e, 0);
+                match refused.take() {
+                    Some(first) => {
+                        // Both lines are shown; the first decides the message.
+                        refused = Some(first.worse(f));
+                    }
+                    None => refused = Some(f),
+                }
+            }
+            Err(e) => return Err(failed(&e, stored)),
+        }
         Ok(())
     })?;
-    super::outbox::flush(client, printer, &outbox)
+    let flushed = super::outbox::flush(client, printer, &outbox);
+    if already > 0 {
+        stderr::note(format!(
+            "{already} group(s) already recorded with the same quantities"
+        ));
+    }
+    match (refused, flushed) {
+        (None, flushed) => flushed,
+        (Some(refused), Ok(())) => Err(refused),
+        (Some(refused), Err(f)) => Err(refused.worse(f)),
+    }
 }
