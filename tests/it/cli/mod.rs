@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod commands;
+mod corrections;
 mod fake_command;
 mod files;
 mod hardening;

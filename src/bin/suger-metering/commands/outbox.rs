@@ -163,6 +163,17 @@ pub(crate) fn flush(
     printer: &Printer,
     outbox: &Outbox,
 ) -> Result<(), Failure> {
+    flush_counting(client, printer, outbox, 0)
+}
+
+/// [`flush`], with `already` reports found recorded before it (by the ledger, `report --file
+/// --outbox`) counted in `alreadyRecorded`.
+pub(crate) fn flush_counting(
+    client: &MeteringClient,
+    printer: &Printer,
+    outbox: &Outbox,
+    already: usize,
+) -> Result<(), Failure> {
     let summary = match outbox.flush(client) {
         Ok(summary) => summary,
         Err(e @ OutboxError::Locked { .. }) => {
@@ -189,7 +200,7 @@ pub(crate) fn flush(
     };
     let s = OutboxSummary {
         recorded: summary.recorded,
-        already_recorded: summary.already_recorded,
+        already_recorded: summary.already_recorded + already,
         pending: summary.pending,
         dead: summary.dead,
         damaged: Some(summary.damaged),

@@ -217,12 +217,12 @@ fn enqueue_and_flush(
         }
         Ok(())
     })?;
-    let flushed = super::outbox::flush(client, printer, &outbox);
     if already > 0 {
         stderr::note(format!(
-            "{already} group(s) already recorded with the same quantities"
+            "{already} group(s) already recorded with the same quantities: not sent"
         ));
     }
+    let flushed = super::outbox::flush_counting(client, printer, &outbox, already);
     match (refused, flushed) {
         (None, flushed) => flushed,
         (Some(refused), Ok(())) => Err(refused),
