@@ -420,6 +420,37 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_group_is_left_out_of_what_readers_see() {
+        let dir = std::env::temp_dir().join(format!("ledger-unit-del-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let ledger = Ledger::open(&dir, DEFAULT_LEDGER_RETENTION).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let params = |id: &str| CreateUsageRecordGroupParams {
+            id: Some(id.into()),
+            records: [("calls".to_string(), 1.0)].into(),
+            ..Default::default()
+        };
+        for id in ["a", "b"] {
+            ledger.record(&LedgerLine::of("e", &params(id), now, now, false));
+        }
+        ledger.record(&LedgerLine::deletion("e", "a", Some("a"), now));
+        ledger.sync();
+        let (lines, damaged) = read_dir_lines(&dir.join("ledger"), None);
+        assert_eq!(damaged, 0);
+        let ids: Vec<&str> = lines.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["b"]);
+        let text = fs::read_to_string(dir.join("ledger").join(day_file_name(now.date()))).unwrap();
+        assert!(
+            text.lines()
+                .last()
+                .unwrap()
+                .contains(r#""identity":"a","deleted":true"#),
+            "{text}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_hour_is_taken_in_utc() {
         let t = datetime!(2026-11-26 01:30 +02:00);
         assert_eq!(hour_of(t), datetime!(2026-11-25 23:00 UTC));

@@ -26,6 +26,17 @@ use crate::http::error::Error;
 
 /// What [`Outbox::enqueue_revised`] did with a report of usage that may have been reported
 /// before.
+///
+/// ```
+/// use suger_metering::Revision;
+/// fn say(outcome: &Revision) -> String {
+///     match outcome {
+///         Revision::AlreadyRecorded { id, .. } => format!("{id}: already recorded, nothing sent"),
+///         Revision::Difference { id, revision, .. } => format!("{id}: the difference, revision {revision}"),
+///         other => format!("{}: stored", other.id()),
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Revision {
@@ -566,4 +577,38 @@ fn statuses_at_suger(
         log::warn!(target: "suger_metering", "outbox: group {id} of the ledger is not listed at Suger; counted as billed");
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(items: &[(&str, f64)]) -> Usage {
+        items.iter().map(|(k, q)| (k.to_string(), *q)).collect()
+    }
+
+    #[test]
+    fn the_difference_is_per_dimension_and_refuses_any_decrease() {
+        let billed = usage(&[("calls", 2653.0), ("storage", 0.1 + 0.2)]);
+        assert_eq!(
+            difference(&usage(&[("calls", 2654.0), ("storage", 0.3)]), &billed),
+            Ok(usage(&[("calls", 1.0)]))
+        );
+        assert_eq!(
+            difference(&usage(&[("calls", 2653.0), ("storage", 0.3)]), &billed),
+            Ok(Usage::new())
+        );
+        // A dimension left out of the correction is a decrease to zero.
+        assert_eq!(
+            difference(&usage(&[("calls", 2700.0)]), &billed),
+            Err(("storage".to_string(), 0.1 + 0.2, 0.0))
+        );
+        assert_eq!(
+            difference(
+                &usage(&[("calls", 2653.0), ("storage", 0.3), ("new", 2.0)]),
+                &billed
+            ),
+            Ok(usage(&[("new", 2.0)]))
+        );
+    }
 }

@@ -105,7 +105,7 @@ fn after_forwarding_a_corrected_report_bills_exactly_the_difference() {
             .enqueue_revised(&client, ENT, &corrected)
             .unwrap()
             .show(),
-        diff(&r2.clone(), 2)
+        diff(&r2, 2)
     );
     // Again before the flush: the same pending report (stored once).
     assert_eq!(
@@ -113,7 +113,7 @@ fn after_forwarding_a_corrected_report_bills_exactly_the_difference() {
             .enqueue_revised(&client, ENT, &corrected)
             .unwrap()
             .show(),
-        diff(&r2.clone(), 2)
+        diff(&r2, 2)
     );
     assert_eq!(outbox.pending().unwrap(), 1);
     assert_eq!(outbox.flush(&client).unwrap().recorded, 1);
@@ -181,7 +181,7 @@ fn before_forwarding_the_earlier_group_is_deleted_and_replaced() {
             .enqueue_revised(&client, ENT, &corrected)
             .unwrap()
             .show(),
-        replaced(&vec![base()], &r2.clone())
+        replaced(&[base()], &r2)
     );
     outbox.flush(&client).unwrap();
     let all = fake.usage_record_groups();
