@@ -13,6 +13,7 @@
 //! | `meter/` | the meter's journal segments, and `origin` (the directory's device and inode) |
 //! | `ledger/` | what Suger recorded, one file per day (see [`reconcile`](crate::reconcile)) |
 
+mod correction;
 mod deadline;
 pub(crate) mod entry;
 pub(crate) mod error;
@@ -115,7 +116,7 @@ pub struct Outbox {
     /// What Suger recorded (`None` with a retention of zero).
     pub(crate) ledger: Option<Ledger>,
     /// The ledger read per usage identity, for [`Outbox::enqueue_revised`].
-    identities: Mutex<revise::Index>,
+    identities: Mutex<correction::Index>,
 }
 
 /// Options of an [`Outbox`]: `Outbox::builder(dir).max_bytes(64 << 20).open()`.
