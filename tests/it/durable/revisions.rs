@@ -325,3 +325,84 @@ fn a_report_without_an_identity_id_is_refused() {
     );
     assert_eq!(outbox.pending().unwrap(), 0);
 }
+
+#[test]
+fn billable_records_are_corrected_per_key_with_their_properties() {
+    use suger_metering::MeteringUsageRecord;
+    let fake = FakeSuger::start().unwrap();
+    let client = client(&fake);
+    let dir = TempDir::new("revised-v2");
+    let outbox = Outbox::open(dir.path()).unwrap();
+    let tokens = |n: f64| {
+        let mut p = hour(&[]);
+        p.billable_records = vec![MeteringUsageRecord::new("tokens", n).property("model", "m1")];
+        p
+    };
+    outbox
+        .enqueue_revised(&client, ENT, &tokens(100.0))
+        .unwrap();
+    outbox.flush(&client).unwrap();
+    fake.run_report_cycle();
+    assert_eq!(
+        outbox
+            .enqueue_revised(&client, ENT, &tokens(100.0))
+            .unwrap()
+            .show(),
+        already(&base())
+    );
+    outbox
+        .enqueue_revised(&client, ENT, &tokens(130.0))
+        .unwrap();
+    outbox.flush(&client).unwrap();
+    let bodies: Vec<Value> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.operation == Some(Operation::ReportUsageRecordGroup))
+        .map(|r| r.json().unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2);
+    let last = &bodies[1];
+    assert_eq!(
+        last["billableRecords"],
+        json!([{"key": "tokens", "quantity": 30, "properties": {"model": "m1"}}])
+    );
+    assert_eq!(
+        last["id"],
+        usage_record_group_revision_id(ENT, &base(), 2).as_str()
+    );
+}
+
+#[test]
+fn a_pending_report_already_tried_may_be_recorded_so_it_is_not_replaced() {
+    use suger_metering::fake::Fault;
+    let fake = FakeSuger::start().unwrap();
+    let client = super::client_no_retry(&fake);
+    let dir = TempDir::new("revised-tried");
+    let outbox = Outbox::open(dir.path()).unwrap();
+    outbox
+        .enqueue_revised(&client, ENT, &hour(&[("api_calls", 5.0)]))
+        .unwrap();
+    // The answer is lost: the report may be recorded, and stays pending.
+    fake.inject(
+        Fault::status(503)
+            .only(Operation::ReportUsageRecordGroup)
+            .times(1),
+    );
+    assert_eq!(outbox.flush(&client).unwrap().pending, 1);
+    let err = outbox
+        .enqueue_revised(&client, ENT, &hour(&[("api_calls", 6.0)]))
+        .unwrap_err();
+    assert!(
+        matches!(&err, OutboxError::AlreadyPending { id, .. } if *id == base()),
+        "{err:?}"
+    );
+    // The same report again is fine: it is the one pending.
+    assert_eq!(
+        outbox
+            .enqueue_revised(&client, ENT, &hour(&[("api_calls", 5.0)]))
+            .unwrap()
+            .show(),
+        stored(&base())
+    );
+    assert_eq!(outbox.pending().unwrap(), 1);
+}
