@@ -42,7 +42,8 @@ use crate::http::error::Error;
 #[non_exhaustive]
 pub enum Revision {
     /// Nothing was recorded for this usage yet: stored under its own id (replacing a pending
-    /// report of the same usage that was never sent).
+    /// report of the same usage that was never sent), or under a new revision id when what was
+    /// recorded has been deleted at Suger (a deleted id is never reused).
     #[non_exhaustive]
     Stored {
         /// The report's id (the identity id).
@@ -190,7 +191,13 @@ impl Outbox {
             )
         };
         if history.lines.is_empty() {
-            return stored(1, params).map(|id| Revision::Stored { id });
+            // Nothing billed. After deletions (a correction whose store failed), a new
+            // revision: a deleted id is never reused.
+            let revision = match history.max_revision {
+                0 => 1,
+                n => n + 1,
+            };
+            return stored(revision, params).map(|id| Revision::Stored { id });
         }
         let wanted = usage_of(&params);
         let diff = difference(&wanted, &billed(&history.lines));

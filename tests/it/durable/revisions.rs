@@ -406,3 +406,41 @@ fn a_pending_report_already_tried_may_be_recorded_so_it_is_not_replaced() {
     );
     assert_eq!(outbox.pending().unwrap(), 1);
 }
+
+#[test]
+fn groups_deleted_at_suger_count_for_nothing_and_their_ids_are_never_reused() {
+    let fake = FakeSuger::start().unwrap();
+    let client = client(&fake);
+    let dir = TempDir::new("revised-gone");
+    let outbox = Outbox::open(dir.path()).unwrap();
+    outbox
+        .enqueue_revised(&client, ENT, &hour(&[("api_calls", 5.0)]))
+        .unwrap();
+    outbox.flush(&client).unwrap();
+    // Someone deletes the group at Suger (the ledger does not know).
+    client.delete_usage_record_group(&base(), None).unwrap();
+    let r2 = usage_record_group_revision_id(ENT, &base(), 2);
+    assert_eq!(
+        outbox
+            .enqueue_revised(&client, ENT, &hour(&[("api_calls", 6.0)]))
+            .unwrap()
+            .show(),
+        replaced(&[], &r2)
+    );
+    // As if storing it had failed: the deletion is in the ledger, nothing pending.
+    std::fs::remove_dir_all(dir.join("pending")).unwrap();
+    std::fs::create_dir(dir.join("pending")).unwrap();
+    assert_eq!(
+        outbox
+            .enqueue_revised(&client, ENT, &hour(&[("api_calls", 6.0)]))
+            .unwrap()
+            .show(),
+        stored(&r2),
+        "a new revision, not the deleted id"
+    );
+    outbox.flush(&client).unwrap();
+    assert_eq!(
+        live(&fake),
+        [(r2, "CREATED".into(), json!({"api_calls": 6}))]
+    );
+}
