@@ -22,6 +22,7 @@ mod revise;
 mod space;
 mod status;
 pub(crate) mod store;
+mod verdict;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -258,7 +259,7 @@ impl Outbox {
         OutboxBuilder {
             dir: dir.as_ref().to_path_buf(),
             max_bytes: None,
-            backoff: (flush::FIRST_BACKOFF, flush::MAX_BACKOFF),
+            backoff: (verdict::FIRST_BACKOFF, verdict::MAX_BACKOFF),
             ledger_retention: DEFAULT_LEDGER_RETENTION,
         }
     }
