@@ -244,8 +244,8 @@ impl Outbox {
         Ok(run.s)
     }
 
-    /// Every pending entry, oldest first (by enqueue time), read once for its times; damaged
-    /// files are moved aside.
+    /// Every pending entry, closest to its marketplace's cut-off first, then oldest first (by
+    /// enqueue time), read once for its times; damaged files are moved aside.
     fn queue(&self, run: &mut Run) -> Result<Vec<Queued>, OutboxError> {
         let mut queue = Vec::new();
         for name in store::list(&self.pending)? {
