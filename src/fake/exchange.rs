@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::parse::nil_if_empty;
 use super::stored::PRODUCT_ID;
 use super::util::{format_rfc3339, go_number, new_uuid};
+use crate::api::usage_record_report::marketplace::GRPC_CODES;
 
 /// One hour of one dimension (v1) or billable metric key (v2), summed over a report's groups.
 pub(super) struct Usage {
@@ -198,27 +199,6 @@ fn azure(
     };
     (request, response)
 }
-
-/// `google.rpc.Code` numbers by name.
-const GRPC_CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
 
 /// A status as a `google.rpc.Code` number: a number, or a code name; anything else 2
 /// (`UNKNOWN`).

@@ -263,31 +263,33 @@ fn azure_event(e: &Value) -> MarketplaceRecordVerdict {
 
 // ---- GCP ----
 
+/// `google.rpc.Code` names, by number (the fake's GCP answers use them too).
+pub(crate) const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
 /// A `google.rpc.Code`, by number or name.
 fn gcp_code(code: Option<&Value>, message: Option<String>, raw: &Value) -> MarketplaceVerdict {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
     let name = match code {
         Some(Value::Number(n)) => n
             .as_u64()
-            .and_then(|i| NAMES.get(usize::try_from(i).ok()?))
+            .and_then(|i| GRPC_CODES.get(usize::try_from(i).ok()?))
             .map(|s| s.to_string()),
         Some(Value::String(s)) => Some(s.trim().to_ascii_uppercase()),
         _ => None,

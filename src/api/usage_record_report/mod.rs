@@ -2,7 +2,7 @@
 //! and the marketplace's verdict on it.
 
 mod answer;
-mod marketplace;
+pub(crate) mod marketplace;
 mod models;
 mod operations;
 mod query;

@@ -33,6 +33,14 @@ use suger_metering::{
 
 const ENT: &str = "ent-1";
 
+/// `enqueue_revised` of `api_calls` for the test hour, shown as text.
+fn revise(outbox: &Outbox, client: &suger_metering::MeteringClient, api_calls: f64) -> String {
+    outbox
+        .enqueue_revised(client, ENT, &hour(&[("api_calls", api_calls)]))
+        .unwrap()
+        .show()
+}
+
 fn hour(records: &[(&str, f64)]) -> CreateUsageRecordGroupParams {
     CreateUsageRecordGroupParams {
         id: Some(usage_record_group_id(ENT, "2026-03-01T10:00:00Z")),
@@ -272,13 +280,7 @@ fn a_pending_report_never_sent_is_replaced_not_corrected() {
         .enqueue_revised(&client, ENT, &hour(&[("api_calls", 5.0)]))
         .unwrap();
     // Re-run before any flush (Suger was down): the pending report is replaced, under its id.
-    assert_eq!(
-        outbox
-            .enqueue_revised(&client, ENT, &hour(&[("api_calls", 7.0)]))
-            .unwrap()
-            .show(),
-        stored(&base())
-    );
+    assert_eq!(revise(&outbox, &client, 7.0), stored(&base()));
     assert_eq!(outbox.pending().unwrap(), 1);
     assert!(fake.requests().is_empty(), "nothing asked of Suger");
     outbox.flush(&client).unwrap();
@@ -293,21 +295,9 @@ fn a_pending_report_never_sent_is_replaced_not_corrected() {
         .enqueue_revised(&client, ENT, &hour(&[("api_calls", 9.0)]))
         .unwrap();
     let r2 = usage_record_group_revision_id(ENT, &base(), 2);
-    assert_eq!(
-        outbox
-            .enqueue_revised(&client, ENT, &hour(&[("api_calls", 8.0)]))
-            .unwrap()
-            .show(),
-        diff(&r2, 2)
-    );
+    assert_eq!(revise(&outbox, &client, 8.0), diff(&r2, 2));
     // Back to what was recorded: the pending correction is dropped.
-    assert_eq!(
-        outbox
-            .enqueue_revised(&client, ENT, &hour(&[("api_calls", 7.0)]))
-            .unwrap()
-            .show(),
-        already(&base())
-    );
+    assert_eq!(revise(&outbox, &client, 7.0), already(&base()));
     assert_eq!(outbox.pending().unwrap(), 0);
 }
 
@@ -397,13 +387,7 @@ fn a_pending_report_already_tried_may_be_recorded_so_it_is_not_replaced() {
         "{err:?}"
     );
     // The same report again is fine: it is the one pending.
-    assert_eq!(
-        outbox
-            .enqueue_revised(&client, ENT, &hour(&[("api_calls", 5.0)]))
-            .unwrap()
-            .show(),
-        stored(&base())
-    );
+    assert_eq!(revise(&outbox, &client, 5.0), stored(&base()));
     assert_eq!(outbox.pending().unwrap(), 1);
 }
 
@@ -420,21 +404,12 @@ fn groups_deleted_at_suger_count_for_nothing_and_their_ids_are_never_reused() {
     // Someone deletes the group at Suger (the ledger does not know).
     client.delete_usage_record_group(&base(), None).unwrap();
     let r2 = usage_record_group_revision_id(ENT, &base(), 2);
-    assert_eq!(
-        outbox
-            .enqueue_revised(&client, ENT, &hour(&[("api_calls", 6.0)]))
-            .unwrap()
-            .show(),
-        replaced(&[], &r2)
-    );
+    assert_eq!(revise(&outbox, &client, 6.0), replaced(&[], &r2));
     // As if storing it had failed: the deletion is in the ledger, nothing pending.
     std::fs::remove_dir_all(dir.join("pending")).unwrap();
     std::fs::create_dir(dir.join("pending")).unwrap();
     assert_eq!(
-        outbox
-            .enqueue_revised(&client, ENT, &hour(&[("api_calls", 6.0)]))
-            .unwrap()
-            .show(),
+        revise(&outbox, &client, 6.0),
         stored(&r2),
         "a new revision, not the deleted id"
     );

@@ -1,33 +1,11 @@
 //! The report cycle's controls as admin routes under `/_fake/`, for tests in any language.
 
-use std::time::Duration;
-
-use serde_json::{Value, json};
+use crate::support::fake::admin;
+use serde_json::json;
 use suger_metering::fake::FakeSuger;
 use suger_metering::{ListUsageRecordGroups, UsageRecordGroupStatus};
 
 use super::{report, reports, status};
-
-/// `method` on admin path `path` with an optional JSON body: (status, JSON answer).
-fn admin(fake: &FakeSuger, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let url = format!("{}/_fake/{path}", fake.base_url());
-    let req = ureq::http::Request::builder().method(method).uri(&url);
-    let mut resp = match body {
-        Some(b) => agent
-            .run(req.body(serde_json::to_vec(&b).unwrap()).unwrap())
-            .unwrap(),
-        None => agent.run(req.body(()).unwrap()).unwrap(),
-    };
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap())
-}
 
 #[test]
 fn report_outcomes_decided_over_http() {

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
 use serde_json::Value;
 use suger_metering::fake::{FakeSuger, Operation};
 use suger_metering::{
@@ -147,4 +149,25 @@ pub fn report_requests(fake: &FakeSuger) -> usize {
         .iter()
         .filter(|r| r.path.ends_with("/usageRecordGroup") && r.method == "POST")
         .count()
+}
+
+/// `method` on `fake`'s admin path `path` with an optional JSON body: (status, JSON answer).
+pub fn admin(fake: &FakeSuger, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let url = format!("{}/_fake/{path}", fake.base_url());
+    let req = ureq::http::Request::builder().method(method).uri(&url);
+    let mut resp = match body {
+        Some(b) => agent
+            .run(req.body(serde_json::to_vec(&b).unwrap()).unwrap())
+            .unwrap(),
+        None => agent.run(req.body(()).unwrap()).unwrap(),
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap())
 }

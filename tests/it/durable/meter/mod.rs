@@ -44,6 +44,19 @@ fn builder(fake: &FakeSuger, dir: &TempDir) -> MeterBuilder {
         .flush_interval(Duration::from_secs(3600))
 }
 
+/// `(hour timestamp, calls)` of each group of `ent` at the fake, sorted.
+fn calls_by_hour(fake: &FakeSuger, ent: &str) -> Vec<(String, f64)> {
+    let mut by_hour: Vec<(String, f64)> = groups_of(fake, ent)
+        .iter()
+        .map(|g| {
+            let ts = g["metaInfo"]["timestamp"].as_str().unwrap().to_owned();
+            (ts, g["records"]["calls"].as_f64().unwrap())
+        })
+        .collect();
+    by_hour.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    by_hour
+}
+
 fn groups_of(fake: &FakeSuger, ent: &str) -> Vec<Value> {
     fake.usage_record_groups()
         .into_iter()
@@ -116,16 +129,8 @@ fn no_group_mixes_two_hours_and_each_keeps_its_hour() {
     now.store(T10 + 3 * HOUR + 5, Ordering::SeqCst);
     meter.add("ent-1", "calls", 4.0).unwrap(); // 13:00:05, sent at once
     meter.shutdown().unwrap();
-    let mut by_hour: Vec<(String, f64)> = groups_of(&fake, "ent-1")
-        .iter()
-        .map(|g| {
-            let ts = g["metaInfo"]["timestamp"].as_str().unwrap().to_owned();
-            (ts, g["records"]["calls"].as_f64().unwrap())
-        })
-        .collect();
-    by_hour.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
-        by_hour,
+        calls_by_hour(&fake, "ent-1"),
         [
             ("2026-11-26T10:00:00.000000000Z".to_string(), 1.0),
             ("2026-11-26T11:00:00.000000000Z".to_string(), 2.0),

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::super::{TempDir, client, report_requests};
-use super::{HOUR, T10, builder, clock, groups_of, journal_files, total, wait_for};
+use super::{HOUR, T10, builder, calls_by_hour, clock, groups_of, journal_files, total, wait_for};
 use suger_metering::fake::{FakeSuger, Fault, Operation};
 use suger_metering::{Meter, MeterError, Outbox};
 
@@ -61,16 +61,8 @@ fn after_a_seal_usage_under_a_clock_that_went_back_goes_to_its_own_hour_again() 
     now.store(T10 + HOUR + 60, Ordering::SeqCst);
     meter.add("ent-1", "calls", 4.0).unwrap(); // 11:01
     meter.shutdown().unwrap();
-    let mut by_hour: Vec<(String, f64)> = groups_of(&fake, "ent-1")
-        .iter()
-        .map(|g| {
-            let ts = g["metaInfo"]["timestamp"].as_str().unwrap().to_owned();
-            (ts, g["records"]["calls"].as_f64().unwrap())
-        })
-        .collect();
-    by_hour.sort_by(|a, b| a.partial_cmp(b).unwrap());
     assert_eq!(
-        by_hour,
+        calls_by_hour(&fake, "ent-1"),
         [
             ("2026-11-26T10:00:00.000000000Z".to_string(), 1.0),
             ("2026-11-26T10:00:00.000000000Z".to_string(), 2.0),
